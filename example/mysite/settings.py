@@ -1,0 +1,68 @@
+"""Settings of the example project that the docs and the tests use.
+
+It is what ``django-admin startproject mysite`` writes, trimmed, with production values and
+``PRODUCTION_PROCESSES`` added.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret-change-me")
+DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "django_prodserver",
+    "mysite",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "mysite.urls"
+WSGI_APPLICATION = "mysite.wsgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DJANGO_DATABASE_PATH", BASE_DIR / "db.sqlite3"),
+    }
+}
+
+STATIC_URL = "static/"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PRODUCTION_PROCESSES = {
+    "web": {
+        "BACKEND": "django_prodserver.backends.gunicorn.GunicornServer",
+        "ARGS": {"bind": "127.0.0.1:8000", "workers": 2},
+    },
+    "waitress": {
+        "BACKEND": "django_prodserver.backends.waitress.WaitressServer",
+        "ARGS": {"listen": "127.0.0.1:8000", "threads": 4},
+    },
+    "uvicorn": {
+        "BACKEND": "django_prodserver.backends.uvicorn.UvicornServer",
+        "ARGS": {"host": "127.0.0.1", "port": 8000, "workers": 2},
+    },
+    "uvicorn-wsgi": {
+        "BACKEND": "django_prodserver.backends.uvicorn.UvicornWSGIServer",
+        "ARGS": {"host": "127.0.0.1", "port": 8000, "workers": 2},
+    },
+    "granian": {
+        "BACKEND": "django_prodserver.backends.granian.GranianASGIServer",
+        "ARGS": {"host": "127.0.0.1", "port": 8000, "workers": 2},
+    },
+    "granian-wsgi": {
+        "BACKEND": "django_prodserver.backends.granian.GranianWSGIServer",
+        "ARGS": {"host": "127.0.0.1", "port": 8000, "workers": 2},
+    },
+}
