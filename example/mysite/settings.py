@@ -18,6 +18,10 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.staticfiles",
     "django_prodserver",
+    # Workers: Django Tasks (database backend) and Django-Q2 (ORM broker).
+    "django_tasks",
+    "django_tasks_db",
+    "django_q",
     "mysite",
 ]
 
@@ -39,6 +43,15 @@ DATABASES = {
 STATIC_URL = "static/"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django Tasks: the database backend and its db_worker come from django-tasks-db.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Django-Q2 with the database as its broker (no Redis needed); retry must exceed timeout.
+Q_CLUSTER = {"name": "mysite", "orm": "default", "workers": 2, "timeout": 60, "retry": 120}
+
+# Celery reads CELERY_* settings (see mysite/celery.py).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 PRODUCTION_PROCESSES = {
     "web": {

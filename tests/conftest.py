@@ -1,0 +1,242 @@
+"""Shared fixtures: a throw-away copy of the example project's settings, real processes, ports.
+
+Tests that start servers run ``example/manage.py`` in a subprocess with a settings module
+written into ``tmp_path`` (``from mysite.settings import *`` plus the test's own
+``PRODUCTION_PROCESSES``), a private SQLite file and a private ``XDG_RUNTIME_DIR`` (Gunicorn's
+control socket lives there; two Gunicorns sharing one would delete each other's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DIR = ROOT / "example"
+MANAGE_PY = EXAMPLE_DIR / "manage.py"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 10.0) -> tuple[int, str]:
+    """GET ``url``; return (status, body) for any HTTP answer, raise OSError if none."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def wait_for_http(
+    url: str, proc: subprocess.Popen[Any] | None = None, timeout: float = 60.0
+) -> int:
+    """Poll ``url`` until it answers with any HTTP status; fail early if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before answering {url}")
+        try:
+            return http_get(url, timeout=2.0)[0]
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every living descendant of ``pid`` (empty if ``pid`` is gone)."""
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if p.is_running()]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(pid: int) -> None:
+    """Kill ``pid`` and its descendants (used only for processes a test started)."""
+    procs = descendants(pid)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        procs.append(psutil.Process(pid))
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=10)
+
+
+@dataclass
+class Project:
+    """The example project run with test-specific settings, in subprocesses."""
+
+    tmp_path: Path
+    settings_module: str = "mysite.settings"
+    started: list[subprocess.Popen[str]] = field(default_factory=list)
+    _counter: int = 0
+
+    @property
+    def env(self) -> dict[str, str]:
+        xdg = self.tmp_path / "xdg"
+        xdg.mkdir(exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE=self.settings_module,
+            PYTHONPATH=os.pathsep.join([str(self.tmp_path), str(EXAMPLE_DIR)]),
+            XDG_RUNTIME_DIR=str(xdg),
+            DJANGO_DATABASE_PATH=str(self.tmp_path / "db.sqlite3"),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def use_settings(self, processes: Any = None, *, extra: str = "", **values: Any) -> str:
+        """Write a settings module: the example's settings, then these; return its name.
+
+        ``processes`` becomes ``PRODUCTION_PROCESSES`` (omit it to keep the example's);
+        ``values`` become further settings (written with ``repr``); ``extra`` is raw code.
+        """
+        self._counter += 1
+        name = f"test_settings_{self._counter}"
+        lines = ["from mysite.settings import *  # noqa: F403"]
+        if processes is not None:
+            lines.append(f"PRODUCTION_PROCESSES = {processes!r}")
+        lines += [f"{key} = {value!r}" for key, value in values.items()]
+        lines.append(extra)
+        (self.tmp_path / f"{name}.py").write_text("\n".join(lines) + "\n")
+        self.settings_module = name
+        return name
+
+    def manage(
+        self, *args: str, timeout: float = 120, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``manage.py ARGS`` to completion."""
+        result = subprocess.run(
+            [sys.executable, str(MANAGE_PY), *args],
+            cwd=self.tmp_path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"manage.py {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+    def migrate(self) -> None:
+        self.manage("migrate", "--verbosity", "0", check=True)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``manage.py ARGS`` in the background; output goes to ``self.log_path(proc)``."""
+        log = (self.tmp_path / f"proc-{len(self.started)}.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, str(MANAGE_PY), *args],
+            cwd=self.tmp_path,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+        self.started.append(proc)
+        return proc
+
+    @staticmethod
+    def output(proc: subprocess.Popen[str]) -> str:
+        return Path(proc.log_path).read_text()  # type: ignore[attr-defined]
+
+    def stop(
+        self, proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 60
+    ) -> int:
+        """Send ``sig`` and wait for the process to exit; return its exit status."""
+        proc.send_signal(sig)
+        return proc.wait(timeout=timeout)
+
+    def cleanup(self) -> None:
+        for proc in self.started:
+            kill_tree(proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    """The example project with private settings, database and runtime dir."""
+    proj = Project(tmp_path)
+    try:
+        yield proj
+    finally:
+        proj.cleanup()
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for the whole session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "redis-server is not installed: run 'make system-deps' (apt-get install redis-server)"
+        )
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                break
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("redis-server did not start")
+        time.sleep(0.05)
+    try:
+        yield RedisServer(port, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
