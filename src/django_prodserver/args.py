@@ -22,7 +22,16 @@ ArgsSetting = Mapping[str, ArgValue] | Sequence[str]
 
 
 class ArgsTypeError(TypeError):
-    """ARGS (or one of its values) has a type the rule cannot translate."""
+    """ARGS (or one of its values) has a type the rule cannot translate.
+
+    ``detail`` reads on directly after the name of the setting (``["workers"] must be ...``,
+    `` key "--workers" must ...``), so the settings validation can say exactly where the
+    problem is: ``PRODUCTION_PROCESSES["web"]["ARGS"]["workers"] must be ...``.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"ARGS{detail}")
+        self.detail = detail
 
 
 def option_name(key: str) -> str:
@@ -30,14 +39,35 @@ def option_name(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def _scalar(key: str, value: object) -> str:
+def _scalar(key: str, value: object, *, in_list: bool = False) -> str:
     # bool is an int subclass: a True inside a list is a mistake, not the number 1.
     if isinstance(value, bool) or not isinstance(value, (str, int, float, os.PathLike)):
-        raise ArgsTypeError(
-            f'value of "{key}" must be a string, a number, True/False/None or a list of '
-            f"strings or numbers, not {type(value).__name__}"
+        expected = (
+            "must hold only strings, numbers or paths"
+            if in_list
+            else "must be a string, a number, a path, True/False/None or a list of those"
         )
+        raise ArgsTypeError(f'["{key}"] {expected}, not {type(value).__name__} {value!r}')
     return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+
+
+def _check_key(key: object) -> str:
+    """Return ``key`` if it is usable as a long option name; explain the fix if not."""
+    if not isinstance(key, str):
+        raise ArgsTypeError(
+            f' key {key!r} must be a string naming an option, e.g. "workers" for --workers'
+        )
+    stripped = key.lstrip("-")
+    if key.startswith("-") and stripped:
+        raise ArgsTypeError(
+            f' key "{key}" must be written without the leading dashes: "{stripped}"'
+        )
+    if not stripped or key.startswith("_") or any(c == "=" or c.isspace() for c in key):
+        raise ArgsTypeError(
+            f" key {key!r} is not an option name; write the long option without its "
+            'dashes, e.g. "workers" for --workers or "max_requests" for --max-requests'
+        )
+    return key
 
 
 def translate_args(args: ArgsSetting | None) -> list[str]:
@@ -46,33 +76,31 @@ def translate_args(args: ArgsSetting | None) -> list[str]:
         return []
     if isinstance(args, Mapping):
         return _translate_mapping(args)
-    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+    if isinstance(args, (str, bytes, bytearray)) or not isinstance(args, Sequence):
         raise ArgsTypeError(
-            f"ARGS must be a dict of option names or a list of strings, not {type(args).__name__}"
+            " must be a dict of option names to values or a list of strings, "
+            f"not {type(args).__name__} {args!r}"
         )
     for item in args:
         if not isinstance(item, str):
             raise ArgsTypeError(
-                f"every item of a list ARGS must be a string, found {type(item).__name__} {item!r}"
+                f" given as a list must hold only strings, found {type(item).__name__} {item!r}"
             )
     return list(args)
 
 
 def _translate_mapping(args: Mapping[str, ArgValue]) -> list[str]:
     result: list[str] = []
-    for key, value in args.items():
-        if not isinstance(key, str) or not key or key.startswith("-"):
-            raise ArgsTypeError(
-                f"ARGS key {key!r} must be an option name without leading dashes, "
-                'e.g. "workers" for --workers'
-            )
+    for raw_key, value in args.items():
+        key = _check_key(raw_key)
         flag = option_name(key)
         if value is True or value is None:
             result.append(flag)
         elif value is False:
             continue
-        elif isinstance(value, Sequence) and not isinstance(value, str):
-            result.extend(f"{flag}={_scalar(key, item)}" for item in value)
+        elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+            # An empty list repeats the flag zero times: nothing, like False.
+            result.extend(f"{flag}={_scalar(key, item, in_list=True)}" for item in value)
         else:
             result.append(f"{flag}={_scalar(key, value)}")
     return result

@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 from django_prodserver.args import ArgsSetting, ArgsTypeError, translate_args
 from django_prodserver.backends import BUILTIN_BACKENDS
 from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
-from django_prodserver.errors import ProdserverError
+from django_prodserver.errors import ArgsRejected, ProdserverError
 
 SETTING = "PRODUCTION_PROCESSES"
 KNOWN_KEYS = ("BACKEND", "ARGS", "APP")
@@ -46,7 +46,9 @@ def configured_processes() -> tuple[Mapping[str, Any] | None, list[ConfigProblem
             ConfigProblem(
                 f"The {SETTING} setting is not defined.",
                 f"Add it to your settings, e.g. {EXAMPLE}",
-                id="prodserver.E001",
+                # A warning: manage.py migrate or devserver must still work before the
+                # production processes are configured; prodserver itself refuses to start.
+                id="prodserver.W001",
             )
         ]
     if not isinstance(raw, Mapping):
@@ -66,11 +68,33 @@ def configured_processes() -> tuple[Mapping[str, Any] | None, list[ConfigProblem
                 id="prodserver.E002",
             )
         ]
-    return raw, []
+    return raw, [problem for name in raw if (problem := _name_problem(name)) is not None]
+
+
+def _name_problem(name: object) -> ConfigProblem | None:
+    # A name is typed on the command line (manage.py prodserver NAME), so it must be a string
+    # that argparse will not take for an option.
+    if isinstance(name, str) and name.strip() and not name.startswith("-"):
+        return None
+    return ConfigProblem(
+        f"{SETTING} has the process name {name!r}, which cannot be typed as "
+        "manage.py prodserver NAME.",
+        'Name each process with a string that does not start with "-", e.g. "web" or "worker".',
+        id="prodserver.E015",
+    )
 
 
 def _suggest_backend(path: str) -> str:
+    """Name the built-in backend the user most likely meant, or list them all."""
     close = difflib.get_close_matches(path, BUILTIN_BACKENDS, n=1, cutoff=0.6)
+    if not close:
+        # "gunicorn", "GunicornServer", "backends.uvicorn.Uvicorn": match the last words.
+        words = path.lower().replace(":", ".").split(".")
+        for builtin in BUILTIN_BACKENDS:
+            module, cls = builtin.lower().split(".")[-2:]
+            if words[-1] in (module, cls) or (len(words) > 1 and words[-2] == module):
+                close = [builtin]
+                break
     if close:
         return f'Did you mean "{close[0]}"?'
     return "Use one of: " + ", ".join(BUILTIN_BACKENDS) + ", or the dotted path of your own."
@@ -79,12 +103,21 @@ def _suggest_backend(path: str) -> str:
 def _load_backend(
     setting: str, path: object
 ) -> tuple[type[BaseServerBackend] | None, list[ConfigProblem]]:
-    if not isinstance(path, str) or not path:
+    if path is None or path == "":
         return None, [
             ConfigProblem(
                 f'{setting} has no "BACKEND".',
                 'Add "BACKEND": "django_prodserver.backends.gunicorn.GunicornServer" '
                 "(or another backend class).",
+                id="prodserver.E004",
+            )
+        ]
+    if not isinstance(path, str):
+        return None, [
+            ConfigProblem(
+                f'{setting}["BACKEND"] must be a dotted path string, not '
+                f"{type(path).__name__} {path!r}.",
+                'Write it as a string, e.g. "django_prodserver.backends.gunicorn.GunicornServer".',
                 id="prodserver.E004",
             )
         ]
@@ -98,6 +131,16 @@ def _load_backend(
                 id="prodserver.E005",
             )
         ]
+    except Exception as exc:  # a custom backend's module that fails while importing
+        return None, [
+            ConfigProblem(
+                f'{setting}["BACKEND"] "{path}" cannot be imported: its module raised '
+                f"{type(exc).__name__}: {exc}.",
+                f'Fix the error in that module; python -c "import {path.rpartition(".")[0]}" '
+                "shows where it is.",
+                id="prodserver.E005",
+            )
+        ]
     if not (isinstance(backend, type) and issubclass(backend, BaseServerBackend)):
         return None, [
             ConfigProblem(
@@ -108,6 +151,14 @@ def _load_backend(
             )
         ]
     return backend, []
+
+
+def _suggest_keys(unknown: Sequence[object]) -> str:
+    for key in unknown:
+        close = difflib.get_close_matches(str(key).upper(), KNOWN_KEYS, n=1, cutoff=0.6)
+        if close and close[0] != key:
+            return f'Did you mean "{close[0]}"? Use only {", ".join(KNOWN_KEYS)}.'
+    return f'Use only {", ".join(KNOWN_KEYS)}; server options belong inside "ARGS".'
 
 
 def load_process(name: str, raw: object) -> tuple[ProcessConfig | None, list[ConfigProblem]]:
@@ -128,7 +179,7 @@ def load_process(name: str, raw: object) -> tuple[ProcessConfig | None, list[Con
         problems.append(
             ConfigProblem(
                 f"{setting} has unknown key(s) {', '.join(map(repr, unknown))}.",
-                f'Use only {", ".join(KNOWN_KEYS)}; server options belong inside "ARGS".',
+                _suggest_keys(unknown),
                 id="prodserver.E003",
             )
         )
@@ -140,9 +191,10 @@ def load_process(name: str, raw: object) -> tuple[ProcessConfig | None, list[Con
     except ArgsTypeError as exc:
         problems.append(
             ConfigProblem(
-                f'{setting}["ARGS"]: {exc}.',
-                'Use a dict such as {"workers": 4, "preload": True} or a list of strings '
-                'such as ["--workers=4"].',
+                f'{setting}["ARGS"]{exc.detail}.',
+                'Write ARGS as a dict such as {"workers": 4, "preload": True} '
+                "(keys are the server's long options without the dashes) or as a list of "
+                'strings such as ["--workers=4"].',
                 id="prodserver.E010",
             )
         )
@@ -169,23 +221,86 @@ def get_process(name: str | None) -> ProcessConfig:
     """Return the named process (the first one when ``name`` is None) or raise one clear error."""
     raw, problems = configured_processes()
     if problems or raw is None:
-        raise ProdserverError(_line(problems[0]))
+        raise ProdserverError(problem_line(problems[0]))
     if name is None:
         name = next(iter(raw))
     if name not in raw:
-        names = ", ".join(str(n) for n in raw)
+        names = ", ".join(f'"{n}"' for n in raw)
+        close = difflib.get_close_matches(name, [str(n) for n in raw], n=1)
+        fix = f'Did you mean "{close[0]}"?' if close else "Run one of those."
         raise ProdserverError(
             f'Unknown process "{name}": {SETTING} defines {names}. '
-            f"Run one of those, e.g. manage.py prodserver {next(iter(raw))}."
+            f"{fix} manage.py prodserver --list shows them with their commands."
         )
     config, problems = load_process(name, raw[name])
     if config is None:
-        raise ProdserverError(_line(problems[0]))
+        raise ProdserverError(problem_line(problems[0]))
     return config
 
 
-def _line(problem: ConfigProblem) -> str:
-    return f"{problem.msg} {problem.hint}"
+def sentence(text: str) -> str:
+    """End ``text`` with exactly one sentence mark (parsers end theirs with ".", "?" or none)."""
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
+
+
+def problem_line(problem: ConfigProblem) -> str:
+    """One line for the terminal: what is wrong, then the fix."""
+    return f"{sentence(problem.msg)} {problem.hint}".rstrip()
+
+
+def rejected_args_problem(
+    name: str, program: str, reason: str, *, command_line: bool = False
+) -> ConfigProblem:
+    """The problem reported when a server's own parser refuses a process's arguments.
+
+    ``command_line`` says the culprit is what followed ``--`` on the command line, not ARGS.
+    """
+    if command_line:
+        return ConfigProblem(
+            f'The arguments after -- for process "{name}" were rejected by {program}: '
+            + sentence(reason),
+            f"Fix them; {program} --help lists its options.",
+            id="prodserver.E012",
+        )
+    return ConfigProblem(
+        f'{SETTING}["{name}"]["ARGS"] was rejected by {program}: ' + sentence(reason),
+        f"Fix that ARGS entry: keys are {program}'s long options without the leading "
+        f"dashes (see {program} --help).",
+        id="prodserver.E012",
+    )
+
+
+def target_problem(backend: BaseServerBackend) -> ConfigProblem | None:
+    """Whether the backend can build its command line (e.g. it finds the WSGI application)."""
+    try:
+        backend.prep_server_args()
+    except ProdserverError as exc:
+        return ConfigProblem(str(exc), "", id="prodserver.E009")
+    return None
+
+
+def args_problem(backend: BaseServerBackend) -> ConfigProblem | None:
+    """Run the full command line through the server's own parser; say what it refused.
+
+    When arguments from after ``--`` are present and ARGS alone passes, the blame goes to the
+    command line, so the user is not sent to fix a setting that is fine.
+    """
+    try:
+        backend.validate_args(backend.prep_server_args())
+    except ArgsRejected as exc:
+        command_line = False
+        if backend.extra_args:
+            alone = type(backend)(backend.config)
+            try:
+                alone.validate_args(alone.prep_server_args())
+                command_line = True
+            except ArgsRejected:
+                pass
+        return rejected_args_problem(
+            backend.name, backend.program, str(exc), command_line=command_line
+        )
+    return None
 
 
 def all_process_names() -> Sequence[str]:
