@@ -78,4 +78,20 @@ PRODUCTION_PROCESSES = {
         "BACKEND": "django_prodserver.backends.granian.GranianWSGIServer",
         "ARGS": {"host": "127.0.0.1", "port": 8000, "workers": 2},
     },
+    "worker": {
+        "BACKEND": "django_prodserver.backends.celery.CeleryWorker",
+        "APP": "mysite.celery.app",
+        "ARGS": {"concurrency": 2, "loglevel": "info"},
+    },
+    "beat": {
+        "BACKEND": "django_prodserver.backends.celery.CeleryBeat",
+        "APP": "mysite.celery.app",
+        "ARGS": {"loglevel": "info"},
+    },
+    "tasks": {
+        "BACKEND": "django_prodserver.backends.django_tasks.DjangoTasksWorker",
+        "ARGS": {"queue_name": "default"},
+    },
+    # Django-Q2 takes its workers, timeout and broker from Q_CLUSTER above.
+    "qcluster": {"BACKEND": "django_prodserver.backends.django_q2.DjangoQ2Worker"},
 }

@@ -1,0 +1,230 @@
+"""DjangoTasksWorker on a real SQLite database: ``manage.py prodserver NAME`` runs ``db_worker``.
+
+Tasks are enqueued by a separate ``manage.py shell`` process and leave files behind (see
+``example/mysite/tasks.py``); their state is read back from the database the worker uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import Project, descendants
+
+pytestmark = pytest.mark.server
+
+BACKEND = "django_prodserver.backends.django_tasks.DjangoTasksWorker"
+DATABASE_TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "other"]}
+}
+
+
+def use_worker(project: Project, args: object = None, **values: object) -> None:
+    process: dict[str, object] = {"BACKEND": BACKEND}
+    if args is not None:
+        process["ARGS"] = args
+    values.setdefault("TASKS", DATABASE_TASKS)
+    project.use_settings({"tasks": process}, **values)
+
+
+def enqueue(project: Project, *tasks: tuple[Path, float, str]) -> list[str]:
+    """Enqueue ``write_file_task(path, seconds=...)`` on a queue, from another process."""
+    code = "\n".join(
+        [
+            "import json",
+            "from mysite.tasks import write_file_task",
+            "ids = []",
+            *(
+                f"ids.append(str(write_file_task.using(queue_name={queue!r})"
+                f".enqueue({str(path)!r}, seconds={seconds!r}).id))"
+                for path, seconds, queue in tasks
+            ),
+            "print(json.dumps(ids))",
+        ]
+    )
+    result = project.manage("shell", "--verbosity=0", "--command", code, check=True)
+    ids: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return ids
+
+
+def statuses(project: Project) -> dict[str, str]:
+    """Task id (hex, as stored) -> status, read straight from the database."""
+    with sqlite3.connect(project.tmp_path / "db.sqlite3", timeout=10) as db:
+        rows = db.execute("SELECT id, status FROM django_tasks_database_dbtaskresult").fetchall()
+    return {str(task_id): str(status) for task_id, status in rows}
+
+
+def status_of(project: Project, task_id: str) -> str:
+    return statuses(project)[task_id.replace("-", "")]
+
+
+def project_processes(project: Project) -> list[psutil.Process]:
+    """Living processes started in the project directory (the command and anything it forked)."""
+    found = []
+    for proc in psutil.process_iter(["cwd"]):
+        if proc.info["cwd"] != str(project.tmp_path):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> float:
+    """Wait until ``path`` exists; return the seconds waited. Fail if ``proc`` exits first."""
+    start = time.monotonic()
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"worker exited with {proc.returncode} before {path.name}")
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{path.name} did not appear within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def test_runs_a_task_enqueued_by_another_process(project: Project) -> None:
+    # DEBUG on is the trap: db_worker would then start its auto-reloader by default.
+    use_worker(project, DEBUG=True)
+    project.migrate()
+    done = project.tmp_path / "done.txt"
+    (task_id,) = enqueue(project, (done, 0, "default"))
+    assert status_of(project, task_id) == "READY"
+
+    proc = project.start("prodserver", "tasks")
+    seconds = wait_for_file(done, proc)
+    print(f"\nDjangoTasksWorker: start to first task done: {seconds:.2f} s")
+
+    assert done.read_text() == "done"
+    deadline = time.monotonic() + 20
+    while status_of(project, task_id) != "SUCCESSFUL" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status_of(project, task_id) == "SUCCESSFUL"
+    assert descendants(proc.pid) == [], "db_worker must not run under the auto-reloader"
+    assert project.stop(proc) == 0
+    assert "db_worker --no-reload" in project.output(proc)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_lets_the_running_task_finish(project: Project, sig: int) -> None:
+    use_worker(project, DEBUG=True)
+    project.migrate()
+    running, waiting = project.tmp_path / "running.txt", project.tmp_path / "waiting.txt"
+    running_id, waiting_id = enqueue(project, (running, 2, "default"), (waiting, 0, "default"))
+    proc = project.start("prodserver", "tasks")
+    wait_for_file(Path(f"{running}.started"), proc)
+    assert status_of(project, running_id) == "RUNNING"
+    assert descendants(proc.pid) == [], "db_worker must not run under the auto-reloader"
+
+    assert project.stop(proc, sig) == 0
+    assert running.read_text() == "done", "the task in flight was not allowed to finish"
+    assert status_of(project, running_id) == "SUCCESSFUL"
+    # The next task was not started, and is still queued for the next worker.
+    assert not Path(f"{waiting}.started").exists()
+    assert status_of(project, waiting_id) == "READY"
+    assert "RUNNING" not in statuses(project).values()
+    assert project_processes(project) == []
+
+
+def test_queue_name_selects_the_queue(project: Project) -> None:
+    use_worker(project, {"queue_name": "other"})
+    project.migrate()
+    on_default, on_other = project.tmp_path / "default.txt", project.tmp_path / "other.txt"
+    # The default-queue task is older, so a worker serving every queue would run it first.
+    default_id, other_id = enqueue(project, (on_default, 0, "default"), (on_other, 0, "other"))
+    proc = project.start("prodserver", "tasks")
+    wait_for_file(on_other, proc)
+    assert project.stop(proc) == 0
+
+    assert status_of(project, other_id) == "SUCCESSFUL"
+    assert status_of(project, default_id) == "READY"
+    assert not on_default.exists()
+    assert "db_worker --no-reload --queue-name=other" in project.output(proc)
+
+
+def test_dry_run_prints_the_native_command(project: Project) -> None:
+    use_worker(project, {"queue_name": "default", "interval": 0.5})
+    result = project.manage("prodserver", "tasks", "--dry-run", "--", "--max-tasks=10")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "python manage.py db_worker --no-reload --queue-name=default --interval=0.5 --max-tasks=10"
+    )
+    # An explicit reload setting replaces the default instead of fighting it.
+    use_worker(project, {"reload": True})
+    result = project.manage("prodserver", "tasks", "--dry-run")
+    assert result.stdout.strip() == "python manage.py db_worker --reload"
+
+
+WITHOUT_APP = 'INSTALLED_APPS = [a for a in INSTALLED_APPS if a != "django_tasks_db"]'
+
+
+@pytest.mark.parametrize(
+    ("args", "values", "extra", "expected"),
+    [
+        pytest.param(
+            None,
+            {},
+            WITHOUT_APP,
+            '"django_tasks_db" is not in INSTALLED_APPS',
+            id="app-not-installed",
+        ),
+        pytest.param(
+            None,
+            {},
+            # Simulate an environment without the package.
+            f'import sys\nsys.modules["django_tasks_db"] = None\n{WITHOUT_APP}',
+            'the "django_tasks_db" package is not installed. Install it: '
+            'pip install "django-prodserver[django-tasks]"',
+            id="package-missing",
+        ),
+        pytest.param(
+            None,
+            {"TASKS": {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}},
+            "",
+            'TASKS["default"] uses "django_tasks.backends.immediate.ImmediateBackend"',
+            id="not-the-database-backend",
+        ),
+        pytest.param(
+            {"backend": "missing"},
+            {},
+            "",
+            'the TASKS setting has no "missing" backend',
+            id="unknown-backend-alias",
+        ),
+        pytest.param(
+            {"concurrency": 4},
+            {},
+            "",
+            "rejected by db_worker: unrecognized arguments: --concurrency=4",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            {"settings": "other.settings"},
+            {},
+            "",
+            "--settings belongs to manage.py: give it to prodserver itself",
+            id="manage-py-option",
+        ),
+    ],
+)
+def test_bad_configuration_is_one_clear_line(
+    project: Project, args: object, values: dict[str, object], extra: str, expected: str
+) -> None:
+    process: dict[str, object] = {"BACKEND": BACKEND}
+    if args is not None:
+        process["ARGS"] = args
+    values.setdefault("TASKS", DATABASE_TASKS)
+    project.use_settings({"tasks": process}, extra=extra, **values)
+    result = project.manage("prodserver", "tasks", timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert 'PRODUCTION_PROCESSES["tasks"]' in lines[0]
