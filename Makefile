@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SPHINXOPTS ?= -W -n --keep-going
-APT_PACKAGES := redis-server
+APT_PACKAGES := redis-server chromium wrk
 
 .PHONY: help venv install system-deps test lint pytest docs html livehtml linkcheck demo bench clean
 

@@ -240,3 +240,41 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class DocsBuild:
+    returncode: int
+    output: str
+    outdir: Path
+
+    def page(self, name: str) -> str:
+        return (self.outdir / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def docs_build(tmp_path_factory: pytest.TempPathFactory) -> DocsBuild:
+    """Build the HTML docs once per test session, into a private directory, with the CI flags."""
+    outdir = tmp_path_factory.mktemp("docs-html")
+    doctrees = tmp_path_factory.mktemp("docs-doctrees")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "-n",
+            "--keep-going",
+            "-b",
+            "html",
+            "-d",
+            str(doctrees),
+            str(ROOT / "docs"),
+            str(outdir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return DocsBuild(result.returncode, result.stdout + result.stderr, outdir)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
-import sys
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from conftest import DocsBuild
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -23,42 +22,9 @@ DOCS = ROOT / "docs"
 pytestmark = pytest.mark.slow
 
 
-@dataclass(frozen=True)
-class Build:
-    returncode: int
-    output: str
-    outdir: Path
-
-    def page(self, name: str) -> str:
-        return (self.outdir / name).read_text(encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """Build the HTML docs once, into a private directory, with the CI flags."""
-    outdir = tmp_path_factory.mktemp("docs-html")
-    doctrees = tmp_path_factory.mktemp("docs-doctrees")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sphinx",
-            "-W",
-            "-n",
-            "--keep-going",
-            "-b",
-            "html",
-            "-d",
-            str(doctrees),
-            str(DOCS),
-            str(outdir),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return Build(result.returncode, result.stdout + result.stderr, outdir)
+def build(docs_build: DocsBuild) -> DocsBuild:
+    return docs_build
 
 
 def warnings_in(output: str) -> list[str]:
@@ -92,19 +58,19 @@ def article_links(page: str) -> list[str]:
     return parser.links
 
 
-def test_docs_build_without_warnings(build: Build) -> None:
+def test_docs_build_without_warnings(build: DocsBuild) -> None:
     assert warnings_in(build.output) == [], build.output[-5000:]
     assert build.returncode == 0, build.output[-5000:]
     assert "build succeeded" in build.output
 
 
-def test_quickstart_is_one_click_from_the_home_page(build: Build) -> None:
+def test_quickstart_is_one_click_from_the_home_page(build: DocsBuild) -> None:
     links = article_links(build.page("index.html"))
     assert "guides/quickstart.html" in links, links
     assert (build.outdir / "guides" / "quickstart.html").is_file()
 
 
-def test_every_source_page_is_built(build: Build) -> None:
+def test_every_source_page_is_built(build: DocsBuild) -> None:
     """A page missing from every toctree would warn; this names the ones that were skipped."""
     sources = {
         path.relative_to(DOCS).with_suffix("").as_posix()
@@ -115,14 +81,14 @@ def test_every_source_page_is_built(build: Build) -> None:
     assert missing == []
 
 
-def test_option_dashes_survive_smartquotes(build: Build) -> None:
+def test_option_dashes_survive_smartquotes(build: DocsBuild) -> None:
     """`--dry-run` in prose and tables keeps two hyphens (no en dash)."""
     text = html.unescape(build.page("usage.html"))
     assert "--dry-run" in text
     assert "\N{EN DASH}dry-run" not in text
 
 
-def test_api_reference_documents_every_backend(build: Build) -> None:
+def test_api_reference_documents_every_backend(build: DocsBuild) -> None:
     """autodoc imported the real classes (Django configured), so each has an anchor."""
     page = build.page("api.html")
     backends = [
@@ -145,7 +111,7 @@ def test_api_reference_documents_every_backend(build: Build) -> None:
     assert "django_prodserver.errors.ProdserverError" in anchors
 
 
-def test_not_found_page_is_built(build: Build) -> None:
+def test_not_found_page_is_built(build: DocsBuild) -> None:
     page = build.page("404.html")
     assert "Page not found" in page
     # Read the Docs serves it for any missing URL, so its assets use absolute links.

@@ -19,13 +19,21 @@ if TYPE_CHECKING:
     import click
 
 
-def parse_argparse(parser: argparse.ArgumentParser, args: Sequence[str]) -> argparse.Namespace:
-    """Parse with argparse; its error message (not its usage text) becomes ArgsRejected."""
+def parse_argparse(
+    parser: argparse.ArgumentParser, args: Sequence[str]
+) -> argparse.Namespace | None:
+    """Parse with argparse; its error message (not its usage text) becomes ArgsRejected.
+
+    Returns None for ``--help`` / ``--version``: nothing is wrong, and the server prints them
+    itself when it runs.
+    """
     stderr = io.StringIO()
     try:
-        with contextlib.redirect_stderr(stderr):
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
             return parser.parse_args(list(args))
     except SystemExit as exc:
+        if exc.code in (0, None):
+            return None
         lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
         message = lines[-1] if lines else f"exit status {exc.code}"
         # argparse prefixes "prog: error: "; keep only what is wrong.
@@ -37,7 +45,11 @@ def parse_click(command: click.Command, prog: str, args: Sequence[str], **extra:
     import click
 
     try:
-        with command.make_context(prog, list(args), **extra):
+        # --help / --version print while parsing; the server prints them when it runs.
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            command.make_context(prog, list(args), **extra),
+        ):
             pass
     except click.exceptions.Exit:
         pass  # --help / --version: nothing wrong with the flags
@@ -50,7 +62,11 @@ def run_click(command: click.Command, prog: str, args: Sequence[str], **extra: A
     import click
 
     try:
-        command.main(args=list(args), prog_name=prog, standalone_mode=False, **extra)
+        status = command.main(args=list(args), prog_name=prog, standalone_mode=False, **extra)
+        # Without standalone mode click returns a command's exit status instead of exiting
+        # (Granian refusing its configuration returns 1): keep it, as the native command does.
+        if isinstance(status, int) and status != 0:
+            raise SystemExit(status)
     except click.exceptions.Abort:
         raise SystemExit(130) from None  # interrupted: the conventional 128 + SIGINT
     except click.ClickException as exc:

@@ -40,6 +40,13 @@ class WaitressServer(BaseServerBackend):
             raise ArgsRejected(f"options must come before the application; unexpected: {extra}")
         kwargs.pop("help", None)
         kwargs.pop("call", None)
+        for key, value in kwargs.items():
+            # One at a time, so the message can name the option ("invalid literal" cannot).
+            try:
+                Adjustments(**{key: value})
+            except (TypeError, ValueError) as exc:
+                option = "--" + key.replace("_", "-")
+                raise ArgsRejected(f"invalid value for {option}: {exc}") from None
         try:
             Adjustments(**kwargs)
         except (TypeError, ValueError) as exc:
