@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 import pytest
 import redis
+
 from conftest import Project, RedisServer, descendants, free_port
 
 pytestmark = pytest.mark.server

@@ -10,6 +10,7 @@ import signal
 
 import psutil
 import pytest
+
 from conftest import Project, descendants, free_port, http_get, wait_for_http
 
 pytestmark = pytest.mark.server

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import django_prodserver
 from conftest import (
     EXAMPLE_DIR,
     MANAGE_PY,
@@ -28,8 +30,6 @@ from conftest import (
     http_get,
     wait_for_http,
 )
-
-import django_prodserver
 
 B = "django_prodserver.backends."
 GUNICORN = B + "gunicorn.GunicornServer"
