@@ -32,8 +32,8 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check src tests example
-	$(BIN)/ruff format --check src tests example
+	$(BIN)/ruff check src tests example benchmarks
+	$(BIN)/ruff format --check src tests example benchmarks
 	$(BIN)/mypy
 
 pytest: install system-deps
