@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
+from typing import Any
 
 from django_prodserver.backends.base import BaseServerBackend
 from django_prodserver.errors import ArgsRejected
@@ -40,17 +41,10 @@ class WaitressServer(BaseServerBackend):
             raise ArgsRejected(f"options must come before the application; unexpected: {extra}")
         kwargs.pop("help", None)
         kwargs.pop("call", None)
-        for key, value in kwargs.items():
-            # One at a time, so the message can name the option ("invalid literal" cannot).
-            try:
-                Adjustments(**{key: value})
-            except (TypeError, ValueError) as exc:
-                option = "--" + key.replace("_", "-")
-                raise ArgsRejected(f"invalid value for {option}: {exc}") from None
         try:
             Adjustments(**kwargs)
         except (TypeError, ValueError) as exc:
-            raise ArgsRejected(str(exc)) from None
+            raise ArgsRejected(_name_the_option(kwargs, exc)) from None
 
     def start_server(self, *args: str) -> None:
         from waitress.runner import run
@@ -59,3 +53,19 @@ class WaitressServer(BaseServerBackend):
         status = run(argv=[self.program, *args])
         if status:
             raise SystemExit(status)
+
+
+def _name_the_option(kwargs: dict[str, Any], error: Exception) -> str:
+    """Name the option behind Waitress's error ("invalid literal for int()" names none).
+
+    Each option is tried alone; options that only make sense together (``trusted_proxy_headers``
+    needs ``trusted_proxy``) pass alone, and then Waitress's own message stands.
+    """
+    from waitress.adjustments import Adjustments
+
+    for key, value in kwargs.items():
+        try:
+            Adjustments(**{key: value})
+        except (TypeError, ValueError) as exc:
+            return f"invalid value for --{key.replace('_', '-')}: {exc}"
+    return str(error)
