@@ -110,6 +110,8 @@ html_theme = "furo"
 html_title = f"django-prodserver {release}"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
+# A declared icon stops every browser asking for /favicon.ico (a 404 and a console error).
+html_favicon = "_static/favicon.svg"
 html_theme_options = {
     "navigation_with_keys": True,
 }
