@@ -21,6 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
+
 from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -36,16 +46,6 @@ from browser_support import (
     source_pages,
     visible_links,
 )
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    Locator,
-    Page,
-    Playwright,
-    ViewportSize,
-    sync_playwright,
-)
-
 from conftest import ROOT, DocsBuild
 
 pytestmark = pytest.mark.slow
