@@ -71,3 +71,34 @@ def run_click(command: click.Command, prog: str, args: Sequence[str], **extra: A
         raise SystemExit(130) from None  # interrupted: the conventional 128 + SIGINT
     except click.ClickException as exc:
         raise ArgsRejected(exc.format_message()) from None
+
+
+#: Options of manage.py itself: in a worker's ARGS they would be parsed and then ignored.
+MANAGE_PY_OPTIONS = ("settings", "pythonpath", "traceback")
+
+
+def parse_management_command(
+    app: str, command: str, args: Sequence[str], hint: str = ""
+) -> argparse.Namespace:
+    """Parse ``args`` with a management command's own parser, without running it.
+
+    Django's parser raises CommandError (instead of exiting) when the command is not run from
+    the command line; its message, plus ``hint``, becomes :class:`ArgsRejected`.
+    """
+    from django.core.management import CommandError, load_command_class
+
+    parser = load_command_class(app, command).create_parser("manage.py", command)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            namespace = parser.parse_args(list(args))
+    except CommandError as exc:
+        raise ArgsRejected(str(exc).removeprefix("Error: ") + hint) from None
+    except SystemExit:
+        raise ArgsRejected("--help and --version only print text; remove them") from None
+    given = [f"--{name}" for name in MANAGE_PY_OPTIONS if getattr(namespace, name, None)]
+    if given:
+        raise ArgsRejected(
+            f"{', '.join(given)} belongs to manage.py: give it to prodserver itself "
+            f"(manage.py prodserver {given[0]}=...)"
+        )
+    return namespace

@@ -24,8 +24,6 @@ which on Linux (fork) has no effect; to select an ``ALT_CLUSTERS`` entry, set th
 
 from __future__ import annotations
 
-import contextlib
-import io
 import signal
 import sys
 import threading
@@ -34,8 +32,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from django_prodserver.backends._parsers import parse_management_command
 from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
-from django_prodserver.errors import ArgsRejected
 
 if TYPE_CHECKING:
     from django_q.cluster import Cluster
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 
 APP = "django_q"
 COMMAND = "qcluster"
-#: Options of manage.py itself: they must be given to ``prodserver``, where they take effect.
-MANAGE_PY_OPTIONS = ("settings", "pythonpath", "traceback")
 #: How often the main process checks for a stop request or a dead sentinel, in seconds.
 POLL_SECONDS = 0.2
 
@@ -148,24 +144,10 @@ def _sentinel_died(pid: int | None, exitcode: int | None) -> NoReturn:
 
 def parse_qcluster_args(args: Sequence[str]) -> Namespace:
     """Parse ``args`` with qcluster's own parser; a refusal becomes :class:`ArgsRejected`."""
-    from django.core.management import CommandError, load_command_class
-
-    parser = load_command_class(APP, COMMAND).create_parser("manage.py", COMMAND)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            namespace = parser.parse_args(list(args))
-    except CommandError as exc:
-        raise ArgsRejected(
-            str(exc).removeprefix("Error: ")
-            + " (qcluster takes only --run-once and --name; workers, timeout and the broker "
-            "are set in the Q_CLUSTER setting)"
-        ) from None
-    except SystemExit:
-        raise ArgsRejected("--help and --version only print text; remove them") from None
-    given = [f"--{name}" for name in MANAGE_PY_OPTIONS if getattr(namespace, name, None)]
-    if given:
-        raise ArgsRejected(
-            f"{', '.join(given)} belongs to manage.py: give it to prodserver itself "
-            f"(manage.py prodserver {given[0]}=...)"
-        )
-    return namespace
+    return parse_management_command(
+        APP,
+        COMMAND,
+        args,
+        hint=" (qcluster takes only --run-once and --name; workers, timeout and the broker "
+        "are set in the Q_CLUSTER setting)",
+    )

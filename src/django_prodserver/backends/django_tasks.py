@@ -16,14 +16,12 @@ and a second one aborts the task (it is then marked FAILED, not left RUNNING).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from django_prodserver.backends._parsers import parse_management_command
 from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
-from django_prodserver.errors import ArgsRejected
 
 if TYPE_CHECKING:
     from django_prodserver.config import ProcessConfig
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
 APP = "django_tasks_db"
 COMMAND = "db_worker"
 DEFAULT_ALIAS = "default"
-#: Options of manage.py itself: they must be given to ``prodserver``, where they take effect.
-MANAGE_PY_OPTIONS = ("settings", "pythonpath", "traceback")
 
 
 class DjangoTasksWorker(BaseServerBackend):
@@ -47,7 +43,7 @@ class DjangoTasksWorker(BaseServerBackend):
         return ["python", "manage.py", COMMAND]
 
     def validate_args(self, args: Sequence[str]) -> None:
-        parse_command_args(APP, COMMAND, args)
+        parse_management_command(APP, COMMAND, args)
 
     @classmethod
     def config_problems(cls, config: ProcessConfig) -> list[ConfigProblem]:
@@ -73,30 +69,6 @@ class DjangoTasksWorker(BaseServerBackend):
         # call_command, not run_from_argv: no system checks (prodserver skips them too) and
         # a CommandError reaches prodserver, which prints it as one line.
         call_command(COMMAND, *args)
-
-
-def parse_command_args(app: str, command: str, args: Sequence[str]) -> None:
-    """Parse ``args`` with the management command's own parser, without running it.
-
-    Django's parser raises CommandError (instead of exiting) when the command is not run from
-    the command line; its message becomes :class:`ArgsRejected`.
-    """
-    from django.core.management import CommandError, load_command_class
-
-    parser = load_command_class(app, command).create_parser("manage.py", command)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            namespace = parser.parse_args(list(args))
-    except CommandError as exc:
-        raise ArgsRejected(str(exc).removeprefix("Error: ")) from None
-    except SystemExit:
-        raise ArgsRejected("--help and --version only print text; remove them") from None
-    given = [f"--{name}" for name in MANAGE_PY_OPTIONS if getattr(namespace, name, None)]
-    if given:
-        raise ArgsRejected(
-            f"{', '.join(given)} belongs to manage.py: give it to prodserver itself "
-            f"(manage.py prodserver {given[0]}=...)"
-        )
 
 
 def _backend_alias(config: ProcessConfig) -> str:
