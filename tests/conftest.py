@@ -144,12 +144,22 @@ class Project:
         self.manage("migrate", "--verbosity", "0", check=True)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start ``manage.py ARGS`` in the background; output goes to ``self.log_path(proc)``."""
+        """Start ``manage.py ARGS`` in the background; ``Project.output(proc)`` reads its log."""
+        return self.start_command([sys.executable, str(MANAGE_PY), *args])
+
+    def start_command(
+        self, argv: list[str], env: dict[str, str | None] | None = None
+    ) -> subprocess.Popen[str]:
+        """Start any command in the project's directory and environment, in its own session.
+
+        ``env`` changes the environment: a value of None removes the variable.
+        """
+        environment = {**self.env, **(env or {})}
         log = (self.tmp_path / f"proc-{len(self.started)}.log").open("w")
         proc = subprocess.Popen(
-            [sys.executable, str(MANAGE_PY), *args],
+            argv,
             cwd=self.tmp_path,
-            env=self.env,
+            env={key: value for key, value in environment.items() if value is not None},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -125,21 +125,7 @@ def start(
 
     ``env`` changes the environment: a value of None removes the variable.
     """
-    environment = {**project.env, **(env or {})}
-    log = (project.tmp_path / f"proc-{len(project.started)}.log").open("w")
-    proc = subprocess.Popen(
-        argv,
-        cwd=project.tmp_path,
-        env={key: value for key, value in environment.items() if value is not None},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    proc.log_path = Path(log.name)  # type: ignore[attr-defined]
-    project.started.append(proc)
-    return proc
+    return project.start_command(argv, env)
 
 
 def manage_py(*args: str) -> list[str]:
