@@ -81,6 +81,21 @@ def kill_tree(pid: int) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
+def project_processes(project: Project) -> list[psutil.Process]:
+    """Living processes started in the project directory (the command and anything it forked).
+
+    Unlike ``descendants``, this still finds children orphaned after the command exited.
+    """
+    found = []
+    for proc in psutil.process_iter(["cwd"]):
+        if proc.info["cwd"] != str(project.tmp_path):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
 @dataclass
 class Project:
     """The example project run with test-specific settings, in subprocesses."""

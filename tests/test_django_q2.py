@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import Project, descendants, free_port
+from conftest import Project, descendants, free_port, project_processes
 
 pytestmark = pytest.mark.server
 
@@ -74,18 +74,6 @@ def queued(project: Project) -> list[tuple[str, datetime]]:
         (str(key), datetime.fromisoformat(str(lock)).replace(tzinfo=timezone.utc))
         for key, lock in rows
     ]
-
-
-def project_processes(project: Project) -> list[psutil.Process]:
-    """Living processes started in the project directory (the command and anything it forked)."""
-    found = []
-    for proc in psutil.process_iter(["cwd"]):
-        if proc.info["cwd"] != str(project.tmp_path):
-            continue
-        with contextlib.suppress(psutil.Error):
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
 
 
 def wait_for(

@@ -6,7 +6,6 @@ Tasks are enqueued by a separate ``manage.py shell`` process and leave files beh
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import sqlite3
@@ -14,10 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import Project, descendants
+from conftest import Project, descendants, project_processes
 
 pytestmark = pytest.mark.server
 
@@ -64,18 +62,6 @@ def statuses(project: Project) -> dict[str, str]:
 
 def status_of(project: Project, task_id: str) -> str:
     return statuses(project)[task_id.replace("-", "")]
-
-
-def project_processes(project: Project) -> list[psutil.Process]:
-    """Living processes started in the project directory (the command and anything it forked)."""
-    found = []
-    for proc in psutil.process_iter(["cwd"]):
-        if proc.info["cwd"] != str(project.tmp_path):
-            continue
-        with contextlib.suppress(psutil.Error):
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
 
 
 def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> float:
