@@ -4,17 +4,21 @@ Tests that start servers run ``example/manage.py`` in a subprocess with a settin
 written into ``tmp_path`` (``from mysite.settings import *`` plus the test's own
 ``PRODUCTION_PROCESSES``), a private SQLite file and a private ``XDG_RUNTIME_DIR`` (Gunicorn's
 control socket lives there; two Gunicorns sharing one would delete each other's).
+``redis_server`` and ``postgres_server`` start a real broker and a real database server once per
+session, on free loopback ports; ``postgres_db`` gives a test its own database on it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -265,6 +269,118 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _postgres_bindir() -> Path | None:
+    """Debian's PostgreSQL server binaries (newest installed major version), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A throw-away PostgreSQL server on 127.0.0.1 with trust authentication."""
+
+    port: int
+    user: str
+    datadir: Path
+    _databases: list[str] = field(default_factory=list)
+
+    def connect(self, dbname: str = "postgres") -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname=dbname, autocommit=True
+        )
+
+    def query(self, sql: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+        with self.connect(dbname) as conn:
+            return list(conn.execute(sql).fetchall())
+
+    def create_database(self) -> str:
+        """A new, empty database with a unique name."""
+        name = f"test_{len(self._databases)}_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        with self.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self._databases.append(name)
+        return name
+
+    def databases_setting(self, name: str, **options: Any) -> dict[str, dict[str, Any]]:
+        """A ``DATABASES`` setting whose ``default`` is database ``name`` on this server."""
+        return {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": name,
+                "USER": self.user,
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                **options,
+            }
+        }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's ``postgresql`` package) for the whole session.
+
+    ``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` user,
+    in a directory of its own under the system's temporary directory.
+    """
+    bindir = _postgres_bindir()
+    if bindir is None:
+        pytest.fail(
+            "PostgreSQL server binaries are not installed: run 'make system-deps' "
+            "(apt-get install postgresql)"
+        )
+    as_user: list[str] = []
+    workdir = Path(tempfile.mkdtemp(prefix="prodserver-pg-"))
+    user = getpass.getuser()
+    if os.geteuid() == 0:
+        as_user, user = ["runuser", "-u", "postgres", "--"], "postgres"
+        shutil.chown(workdir, user="postgres")
+    datadir = workdir / "data"
+    port = free_port()
+
+    def run(*argv: str) -> None:
+        subprocess.run([*as_user, *argv], check=True, capture_output=True, timeout=120)
+
+    run(str(bindir / "initdb"), "-D", str(datadir), "-U", user, "-A", "trust", "--no-sync")
+    options = (
+        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c max_connections=300 -c full_page_writes=off"
+    )
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(datadir),
+        "-o",
+        options,
+        "-l",
+        str(workdir / "server.log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield PostgresServer(port, user, datadir)
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_server: PostgresServer) -> dict[str, dict[str, Any]]:
+    """A fresh database on the session's PostgreSQL server, as a ``DATABASES`` setting."""
+    return postgres_server.databases_setting(postgres_server.create_database())
 
 
 @dataclass(frozen=True)
