@@ -38,6 +38,7 @@ from django_prodserver.config import (
     target_problem,
 )
 from django_prodserver.errors import ArgsRejected, ProdserverError
+from django_prodserver.handover import release_connections
 
 
 class _Parser(CommandParser):
@@ -122,6 +123,8 @@ class Command(BaseCommand):
             return
         self.stderr.write(f'prodserver: starting "{config.name}": {command_line}')
         sys.stderr.flush()
+        # Nothing opened so far (in ready(), by the checks) may reach a forked worker.
+        release_connections()
         try:
             backend.start_server(*server_args)
         except ArgsRejected as exc:
