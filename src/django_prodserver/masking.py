@@ -13,7 +13,7 @@ that a process's ARGS hold. The rule, applied to each word of a command line:
   ``***``, in both forms: ``--ssl-keyfile-password=***`` and ``--ssl-keyfile-password ***``
   (the next word, unless it starts with ``-``). A name says it is secret when one of its
   parts (split at ``-``, ``_`` and ``.``, ignoring case) ends with one of
-  :data:`SECRET_WORDS` (``password``, ``passwd``, ``passphrase``, ``secret``, ``token``,
+  ``SECRET_WORDS`` (``password``, ``passwd``, ``passphrase``, ``secret``, ``token``,
   ``auth``, ``credential``, ``key``, or their plural): ``ssl_keyfile_password``,
   ``basic_auth``, ``api_key``, ``apikey``, ``auth``. A name whose **last** part ends with
   ``file``, ``path`` or ``dir`` names a file, not a secret, and is shown: ``keyfile``,
