@@ -408,6 +408,14 @@ BATTERY = [
         status=2,
     ),
     case(
+        "show-secrets-without-dry-run",
+        WEB,
+        ("web", "--show-secrets"),
+        "manage.py prodserver: error: argument --show-secrets: add --dry-run or --list; the "
+        "start line always masks secrets.",
+        status=2,
+    ),
+    case(
         "list-with-bad-setting",
         "web",
         ("--list",),
@@ -780,6 +788,15 @@ def test_checks_ignore_other_processes(project: Project) -> None:
     assert project.manage("check").returncode == 1  # but manage.py check names it
 
 
+def test_help_lists_every_option() -> None:
+    from django_prodserver.management.commands.prodserver import Command
+
+    help_text = Command().create_parser("manage.py", "prodserver").format_help()
+    for option in ("--list", "--dry-run", "--show-secrets", "--skip-checks"):
+        assert option in help_text
+    assert "instead of ***, to copy a command into a shell" in " ".join(help_text.split())
+
+
 def test_call_command_in_process(settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """call_command takes the same arguments, including those after --."""
     from django.core.management import CommandError, call_command
@@ -791,6 +808,15 @@ def test_call_command_in_process(settings: Any, capsys: pytest.CaptureFixture[st
     )
     call_command("prodserver", dry_run=True, server_args=["--timeout=5"])
     assert capsys.readouterr().out.endswith("--workers=2 --timeout=5\n")
+    settings.PRODUCTION_PROCESSES = {
+        "web": {"BACKEND": GUNICORN, "ARGS": {"env": "DATABASE_URL=postgres://a:S3CRET@db/a"}}
+    }
+    call_command("prodserver", "--dry-run")
+    assert capsys.readouterr().out.endswith("'--env=DATABASE_URL=postgres://a:***@db/a'\n")
+    call_command("prodserver", "--dry-run", "--show-secrets")
+    assert capsys.readouterr().out.endswith(" --env=DATABASE_URL=postgres://a:S3CRET@db/a\n")
+    with pytest.raises(CommandError, match="argument --show-secrets: add --dry-run or --list"):
+        call_command("prodserver", "--show-secrets")
     with pytest.raises(CommandError, match="unrecognized arguments: extra"):
         call_command("prodserver", "web", "extra")
     with pytest.raises(CommandError, match=re.escape('Unknown process "nope"')):
