@@ -383,6 +383,34 @@ def postgres_db(postgres_server: PostgresServer) -> dict[str, dict[str, Any]]:
     return postgres_server.databases_setting(postgres_server.create_database())
 
 
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of this checkout, as users install it, built from a copy (no build/ files here)."""
+    source = tmp_path_factory.mktemp("source")
+    for path in ROOT.iterdir():
+        if path.is_file() and path.name in (
+            "pyproject.toml",
+            "README.md",
+            "LICENSE",
+            "CHANGELOG.md",
+        ):
+            shutil.copy(path, source / path.name)
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    out = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (built,) = out.glob("django_prodserver-*.whl")
+    return built
+
+
 @dataclass(frozen=True)
 class DocsBuild:
     returncode: int

@@ -369,30 +369,6 @@ def run_page(session: Session, page: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A wheel of this checkout, built from a copy so the checkout gets no build/ files."""
-    source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(docs_blocks.ROOT / name, source / name)
-    shutil.copytree(
-        docs_blocks.ROOT / "src",
-        source / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
-        cwd=source,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (built,) = out.glob("django_prodserver-*.whl")
-    return built
-
-
-@pytest.fixture(scope="module")
 def quickstart_session(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     session = Session(tmp_path_factory.mktemp("quickstart"), wheel)
     try:

@@ -279,7 +279,8 @@ def target_problem(backend: BaseServerBackend) -> ConfigProblem | None:
     try:
         backend.prep_server_args()
     except ProdserverError as exc:
-        return ConfigProblem(str(exc), "", id="prodserver.E009").masked(backend.secret_options)
+        check_id = getattr(exc, "check_id", "prodserver.E009")
+        return ConfigProblem(str(exc), "", id=check_id).masked(backend.secret_options)
     return None
 
 

@@ -107,7 +107,10 @@ class BaseServerBackend:
                     f'{setting} uses {cls.__name__}, but the "{cls.package}" package is not '
                     "installed.",
                     f"Install it: {install}" if install else f"Install {cls.package}.",
-                    id="prodserver.E008",
+                    # A warning, not an error: an image built for other processes (a web image
+                    # without the worker's packages) must still run migrate, check and their
+                    # prodserver; starting this process stops with this line (get_process).
+                    id="prodserver.W002",
                 )
             )
         return problems

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from django_prodserver.backends._parsers import parse_click
 from django_prodserver.backends.base import BaseServerBackend
 from django_prodserver.handover import exec_python
-from django_prodserver.targets import asgi_application, import_target, wsgi_application
+from django_prodserver.targets import asgi_target, wsgi_target
 
 
 class GranianASGIServer(BaseServerBackend):
@@ -29,7 +29,7 @@ class GranianASGIServer(BaseServerBackend):
     default_args = {"interface": "asginl"}
 
     def trailing_args(self) -> list[str]:
-        return [import_target(asgi_application(self.name, self.config.app))]
+        return [asgi_target(self.name, self.config.app)]
 
     def validate_args(self, args: Sequence[str]) -> None:
         from granian.cli import cli
@@ -46,4 +46,4 @@ class GranianWSGIServer(GranianASGIServer):
     default_args = {"interface": "wsgi"}
 
     def trailing_args(self) -> list[str]:
-        return [import_target(wsgi_application(self.name, self.config.app))]
+        return [wsgi_target(self.name, self.config.app)]

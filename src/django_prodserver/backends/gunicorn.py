@@ -19,7 +19,7 @@ from django_prodserver.backends.base import BaseServerBackend
 from django_prodserver.errors import ArgsRejected
 from django_prodserver.handover import exec_python
 from django_prodserver.masters.gunicorn import RESTART_ARGV_ENV
-from django_prodserver.targets import import_target, wsgi_application
+from django_prodserver.targets import wsgi_target
 
 
 class GunicornServer(BaseServerBackend):
@@ -30,7 +30,7 @@ class GunicornServer(BaseServerBackend):
     extra = "gunicorn"
 
     def leading_args(self) -> list[str]:
-        return [import_target(wsgi_application(self.name, self.config.app))]
+        return [wsgi_target(self.name, self.config.app)]
 
     def validate_args(self, args: Sequence[str]) -> None:
         from gunicorn.config import Config

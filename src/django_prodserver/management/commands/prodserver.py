@@ -192,6 +192,10 @@ class Command(BaseCommand):
                     self.stdout.write(f"{name}\t{config.backend.__name__}\t{command}")
                     continue
                 problems = [problem]
+            if all(problem.id.startswith("prodserver.W") for problem in problems):
+                # e.g. a worker's package missing in the web image: not broken, just not here.
+                self.stdout.write(f"{name}\t(cannot start here)\t{problem_line(problems[0])}")
+                continue
             broken.append(str(name))
             self.stdout.write(f"{name}\t(misconfigured)\t{problem_line(problems[0])}")
         if broken:
