@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
+import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -107,6 +110,8 @@ class Project:
     tmp_path: Path
     settings_module: str = "mysite.settings"
     started: list[subprocess.Popen[str]] = field(default_factory=list)
+    #: ``DATABASES`` of every settings module written from now on (None: the SQLite file).
+    databases: dict[str, dict[str, Any]] | None = None
     _counter: int = 0
 
     @property
@@ -134,6 +139,8 @@ class Project:
         lines = ["from mysite.settings import *  # noqa: F403"]
         if processes is not None:
             lines.append(f"PRODUCTION_PROCESSES = {processes!r}")
+        if self.databases is not None:
+            lines.append(f"DATABASES = {self.databases!r}")
         lines += [f"{key} = {value!r}" for key, value in values.items()]
         lines.append(extra)
         (self.tmp_path / f"{name}.py").write_text("\n".join(lines) + "\n")
@@ -161,6 +168,41 @@ class Project:
 
     def migrate(self) -> None:
         self.manage("migrate", "--verbosity", "0", check=True)
+
+    def shell_json(self, code: str) -> Any:
+        """Run ``code`` in ``manage.py shell``; return the JSON value its last line printed."""
+        result = self.manage("shell", "--verbosity=0", "--command", code, check=True)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql`` on the project's default database: the SQLite file or PostgreSQL."""
+        default = (self.databases or {}).get("default")
+        if default is None:
+            path = self.tmp_path / "db.sqlite3"
+            with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
+                return db.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(
+            host=default["HOST"],
+            port=default["PORT"],
+            user=default["USER"],
+            dbname=default["NAME"],
+            autocommit=True,
+        ) as conn:
+            return list(conn.execute(sql).fetchall())
+
+    def native_argv(self, name: str) -> list[str]:
+        """The native command ``prodserver NAME --dry-run`` prints, as an argv to start here.
+
+        ``python`` is this interpreter, ``manage.py`` the example's, and other programs come
+        from this virtualenv, as in a shell where it is activated.
+        """
+        words = shlex.split(self.manage("prodserver", name, "--dry-run", check=True).stdout)
+        program = Path(sys.executable).parent / words[0]
+        if words[:2] == ["python", "manage.py"]:
+            return [sys.executable, str(MANAGE_PY), *words[2:]]
+        return [str(program) if program.exists() else words[0], *words[1:]]
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start ``manage.py ARGS`` in the background; ``Project.output(proc)`` reads its log."""
@@ -409,6 +451,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stdout + result.stderr
     (built,) = out.glob("django_prodserver-*.whl")
     return built
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, project: Project) -> str:
+    """Run the test once on the project's SQLite file and once on a fresh PostgreSQL database.
+
+    The settings the test writes then use that database; ``project.query`` reads it.
+    """
+    if request.param == "postgresql":
+        project.databases = request.getfixturevalue("postgres_db")
+    return str(request.param)
 
 
 @dataclass(frozen=True)
