@@ -125,7 +125,7 @@ def test_django_commands_and_the_web_process_work(web_image: WebImage, command: 
         # Each missing package is said once per process, as a warning naming the extra.
         for name, (_, package, extra) in WORKERS.items():
             assert (
-                f'?: (prodserver.W002) PRODUCTION_PROCESSES["{name}"] uses ' in result.stderr
+                f'{name}: (prodserver.W002) PRODUCTION_PROCESSES["{name}"] uses ' in result.stderr
                 and f'"{package}" package is not installed.' in result.stderr
                 and f'HINT: Install it: pip install "django-prodserver[{extra}]"' in result.stderr
             ), result.stderr
