@@ -372,7 +372,7 @@ def run_page(session: Session, page: Path) -> None:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of this checkout, built from a copy so the checkout gets no build/ files."""
     source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):  # LICENSE: license-files
         shutil.copy(docs_blocks.ROOT / name, source / name)
     shutil.copytree(
         docs_blocks.ROOT / "src",
