@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-import django_prodserver
 from conftest import (
     EXAMPLE_DIR,
     MANAGE_PY,
@@ -543,12 +542,13 @@ def test_backend_package_really_not_installed(tmp_path: Path) -> None:
     """A real interpreter on which gunicorn cannot be imported, not a stand-in class.
 
     ``python -S`` skips site-packages; the path then holds only Django and its two
-    dependencies (linked from this venv), django_prodserver's source and the example project.
+    dependencies and django_prodserver (linked from this venv), and the example project.
     Settings are minimal because the example's INSTALLED_APPS need more packages.
     """
     site = tmp_path / "site"
     site.mkdir()
-    for module in ("django", "asgiref", "sqlparse"):
+    # django_prodserver is linked too: installed from a wheel, its parent is site-packages.
+    for module in ("django", "asgiref", "sqlparse", "django_prodserver"):
         source = Path(__import__(module).__file__ or "").parent
         (site / module).symlink_to(source, target_is_directory=True)
     (tmp_path / "bare_settings.py").write_text(
@@ -557,10 +557,9 @@ def test_backend_package_really_not_installed(tmp_path: Path) -> None:
         'WSGI_APPLICATION = "mysite.wsgi.application"\n'
         f"PRODUCTION_PROCESSES = {{'web': {{'BACKEND': {GUNICORN!r}}}}}\n"
     )
-    src = Path(django_prodserver.__file__ or "").parent.parent
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(map(str, [site, src, EXAMPLE_DIR, tmp_path])),
+        "PYTHONPATH": os.pathsep.join(map(str, [site, EXAMPLE_DIR, tmp_path])),
         "DJANGO_SETTINGS_MODULE": "bare_settings",
     }
 
