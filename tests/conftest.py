@@ -440,7 +440,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
     )
-    out = tmp_path_factory.mktemp("wheel")
+    return build_wheel(source, tmp_path_factory.mktemp("wheel"), "django_prodserver")
+
+
+def build_wheel(source: Path, out: Path, name: str) -> Path:
+    """Build the wheel of the project in ``source`` into ``out`` (``name``: its file prefix)."""
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
         cwd=source,
@@ -449,7 +453,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=170,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    (built,) = out.glob("django_prodserver-*.whl")
+    (built,) = out.glob(f"{name}-*.whl")
     return built
 
 

@@ -129,7 +129,7 @@ BATTERY = [
         {"web": {"ARGS": {"workers": 2}}},
         ("web",),
         'PRODUCTION_PROCESSES["web"] has no "BACKEND".',
-        f'Add "BACKEND": "{GUNICORN}"',
+        'Add "BACKEND": "gunicorn" (or another short name or backend class path).',
     ),
     case(
         "backend-not-a-string",
@@ -154,11 +154,12 @@ BATTERY = [
         f'Did you mean "{UVICORN}"?',
     ),
     case(
-        "backend-bare-server-name",
-        {"web": {"BACKEND": "waitress"}},
+        "backend-short-name-misspelt",
+        {"web": {"BACKEND": "waitres"}},
         ("web",),
-        'PRODUCTION_PROCESSES["web"]["BACKEND"] "waitress" cannot be imported',
-        f'Did you mean "{WAITRESS}"?',
+        'PRODUCTION_PROCESSES["web"]["BACKEND"] "waitres" is neither a built-in short name nor '
+        "one that an installed package registers.",
+        'Did you mean "waitress"?',
     ),
     case(
         "backend-not-a-backend-class",
@@ -180,7 +181,7 @@ BATTERY = [
         ("web",),
         'PRODUCTION_PROCESSES["web"]["BACKEND"] "acme_servers.backends.Fast" cannot be imported '
         "(No module named 'acme_servers').",
-        f"Use one of: {GUNICORN}",
+        "Use a short name (gunicorn, waitress, uvicorn,",
     ),
     case(
         "backend-module-raises",
@@ -539,7 +540,7 @@ def test_list_shows_a_broken_process_and_fails(project: Project) -> None:
     result = project.manage("prodserver", "--list")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "web\tGunicornServer\tgunicorn mysite.wsgi:application --workers=2",
+        "web\tgunicorn (GunicornServer)\tgunicorn mysite.wsgi:application --workers=2",
         # Not installed in this environment (a split image) is not broken: exit 0 for it alone.
         'other\t(cannot start here)\tPRODUCTION_PROCESSES["other"] uses NotInstalled, but the '
         '"definitely_not_installed_pkg" package is not installed. '
@@ -672,7 +673,7 @@ def test_list_shows_every_process_backend_and_command(realistic: Project) -> Non
         "granian-wsgi": "GranianWSGIServer",
     }
     assert result.stdout.splitlines() == [
-        f"{name}\t{classes[name]}\t{command}" for name, (_, command) in REALISTIC.items()
+        f"{name}\t{name} ({classes[name]})\t{command}" for name, (_, command) in REALISTIC.items()
     ]
     assert result.stderr == ""
 

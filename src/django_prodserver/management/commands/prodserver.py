@@ -184,7 +184,7 @@ class Command(BaseCommand):
                 messages = backend.check(parse=False)
                 if not start_blockers(messages):
                     words = backend.native_command() if show_secrets else backend.masked_command()
-                    self.stdout.write(f"{name}\t{config.backend.__name__}\t{shlex.join(words)}")
+                    self.stdout.write(f"{name}\t{config.backend_label}\t{shlex.join(words)}")
                     continue
             blockers = start_blockers(messages)
             if not any(message.is_serious() for message in blockers):
