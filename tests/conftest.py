@@ -118,7 +118,8 @@ class Project:
     def env(self) -> dict[str, str]:
         xdg = self.tmp_path / "xdg"
         xdg.mkdir(exist_ok=True)
-        env = dict(os.environ)
+        # A platform's PORT / WEB_CONCURRENCY would change every web command: tests set them.
+        env = {k: v for k, v in os.environ.items() if k not in ("PORT", "WEB_CONCURRENCY")}
         env.update(
             DJANGO_SETTINGS_MODULE=self.settings_module,
             PYTHONPATH=os.pathsep.join([str(self.tmp_path), str(EXAMPLE_DIR)]),

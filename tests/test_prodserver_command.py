@@ -698,13 +698,12 @@ def test_name_defaults_to_the_first_process(project: Project) -> None:
     ],
     ids=["name-option-dashdash", "option-name-dashdash", "options-around-name"],
 )
-def test_extra_args_are_appended(project: Project, argv: tuple[str, ...]) -> None:
+def test_extra_args_replace_the_same_option(project: Project, argv: tuple[str, ...]) -> None:
     project.use_settings(WEB)
     result = project.manage("prodserver", *argv)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=2 --workers=8 "
-        "--timeout 5\n"
+        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=8 --timeout 5\n"
     )
 
 
@@ -713,9 +712,7 @@ def test_extra_args_without_a_name(project: Project) -> None:
         {"api": {"BACKEND": UVICORN, "ARGS": {"workers": 2}}, "web": {"BACKEND": GUNICORN}}
     )
     result = project.manage("prodserver", "--dry-run", "--", "--workers=8")
-    assert result.stdout == (
-        "uvicorn mysite.asgi:application --lifespan=off --workers=2 --workers=8\n"
-    )
+    assert result.stdout == "uvicorn mysite.asgi:application --lifespan=off --workers=8\n"
     # An extra arg can also replace a backend default.
     result = project.manage("prodserver", "--dry-run", "--", "--lifespan", "on")
     assert result.stdout == ("uvicorn mysite.asgi:application --workers=2 --lifespan on\n")
@@ -742,7 +739,7 @@ def test_extra_args_last_value_wins_in_the_real_server(project: Project) -> None
     log = project.output(proc)
     assert (
         f'prodserver: starting "web": gunicorn mysite.wsgi:application '
-        f"--bind=127.0.0.1:{port} --workers=1 --workers=3" in log
+        f"--bind=127.0.0.1:{port} --workers=3 (after --, replacing --workers=1 from ARGS)" in log
     )
 
 
@@ -813,7 +810,7 @@ def test_call_command_in_process(settings: Any, capsys: pytest.CaptureFixture[st
     settings.PRODUCTION_PROCESSES = WEB
     call_command("prodserver", "web", "--dry-run", "--", "--workers=8")
     assert capsys.readouterr().out == (
-        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=2 --workers=8\n"
+        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=8\n"
     )
     call_command("prodserver", dry_run=True, server_args=["--timeout=5"])
     assert capsys.readouterr().out.endswith("--workers=2 --timeout=5\n")

@@ -347,6 +347,26 @@ def _(project: Project, request: pytest.FixtureRequest) -> str:
     return completed(project, "prodserver", "web")
 
 
+@reproduces("ts-platform-variable")
+def _(project: Project, request: pytest.FixtureRequest) -> str:
+    project.use_settings({"web": {"BACKEND": GUNICORN}})
+    result = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "prodserver", "web"],
+        cwd=project.tmp_path,
+        env={**project.env, "PORT": "${PORT}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout + result.stderr
+
+
+@reproduces("ts-warmup-failed")
+def _(project: Project, request: pytest.FixtureRequest) -> str:
+    project.use_settings({"web": {"BACKEND": GUNICORN, "WARMUP": ["/", "/db/"]}})
+    return completed(project, "prodserver", "web")  # never migrated: no tables
+
+
 @reproduces("ts-args-rejected-gunicorn")
 def _(project: Project, request: pytest.FixtureRequest) -> str:
     project.use_settings(

@@ -60,6 +60,14 @@ CHECK_IDS: dict[str, CheckId] = {
     "prodserver.E021": CheckId(
         checks.Error, "BACKEND names a plugin whose entry point cannot be loaded."
     ),
+    # A warning: it stops only the web process it is about; migrate in a release phase, and
+    # the workers, still run with the same environment.
+    "prodserver.W003": CheckId(
+        checks.Warning,
+        "PORT or WEB_CONCURRENCY is set but is not a positive integer.",
+        blocks_start=True,
+    ),
+    "prodserver.E023": CheckId(checks.Error, "WARMUP is not a list of URL paths."),
 }
 
 

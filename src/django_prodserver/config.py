@@ -31,6 +31,8 @@ class ProcessConfig:
     app: str | None = None
     #: The backend's short name (``gunicorn``), whether the entry used it or the class path.
     short_name: str | None = None
+    #: ``WARMUP``: URL paths requested in-process before the server starts.
+    warmup: tuple[str, ...] = ()
 
     @property
     def backend_label(self) -> str:

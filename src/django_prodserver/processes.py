@@ -32,7 +32,7 @@ from django_prodserver.plugins import (
     short_name_of,
 )
 
-KNOWN_KEYS = ("BACKEND", "ARGS", "APP")
+KNOWN_KEYS = ("BACKEND", "ARGS", "APP", "WARMUP")
 EXAMPLE = (
     'PRODUCTION_PROCESSES = {"web": {"BACKEND": '
     '"django_prodserver.backends.gunicorn.GunicornServer", "ARGS": {"bind": "0.0.0.0:8000"}}}'
@@ -329,6 +329,17 @@ def load_entry(name: str, raw: object) -> tuple[ProcessConfig | None, list[check
                 obj=name,
             )
         )
+    warmup = raw.get("WARMUP", [])
+    if not _is_path_list(warmup):
+        messages.append(
+            check_message(
+                "prodserver.E023",
+                f'{setting}["WARMUP"] must be a list of URL paths starting with "/", not '
+                f"{warmup!r}.",
+                'Write it as "WARMUP": ["/", "/health/"].',
+                obj=name,
+            )
+        )
     if backend is None or messages:
         return None, messages
     path = raw["BACKEND"]
@@ -339,7 +350,14 @@ def load_entry(name: str, raw: object) -> tuple[ProcessConfig | None, list[check
         args=args if args is not None else {},
         app=app,
         short_name=short,
+        warmup=tuple(warmup),
     ), []
+
+
+def _is_path_list(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(path, str) and path.startswith("/") for path in value
+    )
 
 
 def start_blockers(messages: Sequence[checks.CheckMessage]) -> list[checks.CheckMessage]:
