@@ -85,7 +85,7 @@ def test_a_failing_path_stops_the_start_in_one_line(project: Project, path: str,
 def test_warmup_is_checked(project: Project, value: Any) -> None:
     project.use_settings({"web": {"BACKEND": "gunicorn", "WARMUP": value}})
     result = project.manage("check")
-    assert "prodserver.E023" in result.stderr
+    assert "prodserver.E022" in result.stderr
     assert 'must be a list of URL paths starting with "/"' in result.stderr
 
 

@@ -67,7 +67,7 @@ CHECK_IDS: dict[str, CheckId] = {
         "PORT or WEB_CONCURRENCY is set but is not a positive integer.",
         blocks_start=True,
     ),
-    "prodserver.E023": CheckId(checks.Error, "WARMUP is not a list of URL paths."),
+    "prodserver.E022": CheckId(checks.Error, "WARMUP is not a list of URL paths."),
 }
 
 

@@ -333,7 +333,7 @@ def load_entry(name: str, raw: object) -> tuple[ProcessConfig | None, list[check
     if not _is_path_list(warmup):
         messages.append(
             check_message(
-                "prodserver.E023",
+                "prodserver.E022",
                 f'{setting}["WARMUP"] must be a list of URL paths starting with "/", not '
                 f"{warmup!r}.",
                 'Write it as "WARMUP": ["/", "/health/"].',
