@@ -241,7 +241,7 @@ BATTERY = [
         {"web": {"BACKEND": GUNICORN, "ARG": {"workers": 2}}},
         ("web",),
         "PRODUCTION_PROCESSES[\"web\"] has unknown key(s) 'ARG'.",
-        'Did you mean "ARGS"? Use only BACKEND, ARGS, APP.',
+        'Did you mean "ARGS"? Use only BACKEND, ARGS, APP, WARMUP.',
     ),
     case(
         "process-option-outside-ARGS",
