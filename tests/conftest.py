@@ -118,7 +118,8 @@ class Project:
     def env(self) -> dict[str, str]:
         xdg = self.tmp_path / "xdg"
         xdg.mkdir(exist_ok=True)
-        env = dict(os.environ)
+        # A platform's PORT / WEB_CONCURRENCY would change every web command: tests set them.
+        env = {k: v for k, v in os.environ.items() if k not in ("PORT", "WEB_CONCURRENCY")}
         env.update(
             DJANGO_SETTINGS_MODULE=self.settings_module,
             PYTHONPATH=os.pathsep.join([str(self.tmp_path), str(EXAMPLE_DIR)]),
@@ -476,16 +477,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 source / "src",
                 ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
             )
-            result = subprocess.run(
-                [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
-                cwd=source,
-                capture_output=True,
-                text=True,
-                timeout=170,
-            )
-            assert result.returncode == 0, result.stdout + result.stderr
+            return build_wheel(source, out, "django_prodserver")
         (built_wheel,) = out.glob("django_prodserver-*.whl")
         return built_wheel
+
+
+def build_wheel(source: Path, out: Path, name: str) -> Path:
+    """Build the wheel of the project in ``source`` into ``out`` (``name``: its file prefix)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (built,) = out.glob(f"{name}-*.whl")
+    return built
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

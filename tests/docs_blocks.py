@@ -471,12 +471,13 @@ def config_blocks(path: Path) -> list[Block]:
 
 def page_backends(path: Path) -> set[str]:
     """The built-in BACKEND paths that the page's configurations use."""
-    from django_prodserver.backends import BUILTIN_BACKENDS
+    from django_prodserver.backends import BUILTIN_BACKENDS, SHORT_NAMES
 
     found = set()
     for block in config_blocks(path):
         processes = run_block(block).get("PRODUCTION_PROCESSES") or {}
         found |= {p.get("BACKEND") for p in processes.values() if isinstance(p, Mapping)}
+    found = {SHORT_NAMES.get(backend, backend) for backend in found}
     return {backend for backend in found if backend in BUILTIN_BACKENDS}
 
 

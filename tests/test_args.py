@@ -259,9 +259,12 @@ def test_default_overridden_in_list_args_disappears() -> None:
     ]
 
 
-def test_extra_args_come_after_args_so_the_last_wins() -> None:
-    result = backend({"workers": 4}, ["--workers=8"]).prep_server_args()
-    assert result.index("--workers=4") < result.index("--workers=8") < result.index("TRAILING")
+def test_extra_args_replace_the_same_option_from_args() -> None:
+    made = backend({"workers": 4, "timeout": 5}, ["--workers=8"])
+    result = made.prep_server_args()
+    assert "--workers=4" not in result
+    assert result.index("--timeout=5") < result.index("--workers=8") < result.index("TRAILING")
+    assert made.replaced == ["--workers=4"]
 
 
 def test_native_command_starts_with_the_program() -> None:

@@ -131,21 +131,21 @@ PROCESS_PROBLEMS = [
         id="module-typo",
     ),
     pytest.param(
-        {"BACKEND": "gunicorn"},
+        {"BACKEND": "gunicron"},
         "prodserver.E005",
-        [f'Did you mean "{GUNICORN}"?'],
-        id="bare-server-name",
+        ["is neither a built-in short name", 'Did you mean "gunicorn"?'],
+        id="short-name-typo",
     ),
     pytest.param(
         {"BACKEND": "myproject.GranianWSGIServer"},
         "prodserver.E005",
-        ['Did you mean "django_prodserver.backends.granian.GranianWSGIServer"?'],
+        ['Did you mean "granian-wsgi"?'],
         id="bare-class-name",
     ),
     pytest.param(
         {"BACKEND": "no_such_pkg_xyz.backends.Server"},
         "prodserver.E005",
-        ["No module named 'no_such_pkg_xyz'", "Use one of: " + GUNICORN],
+        ["No module named 'no_such_pkg_xyz'", "Use a short name (gunicorn, waitress,"],
         id="module-missing",
     ),
     pytest.param(
@@ -256,7 +256,11 @@ def test_sound_process() -> None:
     )
     assert problems == []
     assert config == ProcessConfig(
-        name="web", backend=GunicornServer, args={}, app="mysite.wsgi.application"
+        name="web",
+        backend=GunicornServer,
+        args={},
+        app="mysite.wsgi.application",
+        short_name="gunicorn",
     )
 
 

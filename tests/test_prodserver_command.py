@@ -128,7 +128,7 @@ BATTERY = [
         {"web": {"ARGS": {"workers": 2}}},
         ("web",),
         'PRODUCTION_PROCESSES["web"] has no "BACKEND".',
-        f'Add "BACKEND": "{GUNICORN}"',
+        'Add "BACKEND": "gunicorn" (or another short name or backend class path).',
     ),
     case(
         "backend-not-a-string",
@@ -153,11 +153,12 @@ BATTERY = [
         f'Did you mean "{UVICORN}"?',
     ),
     case(
-        "backend-bare-server-name",
-        {"web": {"BACKEND": "waitress"}},
+        "backend-short-name-misspelt",
+        {"web": {"BACKEND": "waitres"}},
         ("web",),
-        'PRODUCTION_PROCESSES["web"]["BACKEND"] "waitress" cannot be imported',
-        f'Did you mean "{WAITRESS}"?',
+        'PRODUCTION_PROCESSES["web"]["BACKEND"] "waitres" is neither a built-in short name nor '
+        "one that an installed package registers.",
+        'Did you mean "waitress"?',
     ),
     case(
         "backend-not-a-backend-class",
@@ -179,7 +180,7 @@ BATTERY = [
         ("web",),
         'PRODUCTION_PROCESSES["web"]["BACKEND"] "acme_servers.backends.Fast" cannot be imported '
         "(No module named 'acme_servers').",
-        f"Use one of: {GUNICORN}",
+        "Use a short name (gunicorn, waitress, uvicorn,",
     ),
     case(
         "backend-module-raises",
@@ -239,7 +240,7 @@ BATTERY = [
         {"web": {"BACKEND": GUNICORN, "ARG": {"workers": 2}}},
         ("web",),
         "PRODUCTION_PROCESSES[\"web\"] has unknown key(s) 'ARG'.",
-        'Did you mean "ARGS"? Use only BACKEND, ARGS, APP.',
+        'Did you mean "ARGS"? Use only BACKEND, ARGS, APP, WARMUP.',
     ),
     case(
         "process-option-outside-ARGS",
@@ -602,7 +603,7 @@ def test_list_shows_a_broken_process_and_fails(project: Project) -> None:
     result = project.manage("prodserver", "--list")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "web\tGunicornServer\tgunicorn mysite.wsgi:application --workers=2",
+        "web\tgunicorn (GunicornServer)\tgunicorn mysite.wsgi:application --workers=2",
         # Not installed in this environment (a split image) is not broken: exit 0 for it alone.
         'other\t(cannot start here)\tPRODUCTION_PROCESSES["other"] uses NotInstalled, but the '
         '"definitely_not_installed_pkg" package is not installed. '
@@ -735,7 +736,7 @@ def test_list_shows_every_process_backend_and_command(realistic: Project) -> Non
         "granian-wsgi": "GranianWSGIServer",
     }
     assert result.stdout.splitlines() == [
-        f"{name}\t{classes[name]}\t{command}" for name, (_, command) in REALISTIC.items()
+        f"{name}\t{name} ({classes[name]})\t{command}" for name, (_, command) in REALISTIC.items()
     ]
     assert result.stderr == ""
 
@@ -760,13 +761,12 @@ def test_name_defaults_to_the_first_process(project: Project) -> None:
     ],
     ids=["name-option-dashdash", "option-name-dashdash", "options-around-name"],
 )
-def test_extra_args_are_appended(project: Project, argv: tuple[str, ...]) -> None:
+def test_extra_args_replace_the_same_option(project: Project, argv: tuple[str, ...]) -> None:
     project.use_settings(WEB)
     result = project.manage("prodserver", *argv)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=2 --workers=8 "
-        "--timeout 5\n"
+        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=8 --timeout 5\n"
     )
 
 
@@ -775,9 +775,7 @@ def test_extra_args_without_a_name(project: Project) -> None:
         {"api": {"BACKEND": UVICORN, "ARGS": {"workers": 2}}, "web": {"BACKEND": GUNICORN}}
     )
     result = project.manage("prodserver", "--dry-run", "--", "--workers=8")
-    assert result.stdout == (
-        "uvicorn mysite.asgi:application --lifespan=off --workers=2 --workers=8\n"
-    )
+    assert result.stdout == "uvicorn mysite.asgi:application --lifespan=off --workers=8\n"
     # An extra arg can also replace a backend default.
     result = project.manage("prodserver", "--dry-run", "--", "--lifespan", "on")
     assert result.stdout == ("uvicorn mysite.asgi:application --workers=2 --lifespan on\n")
@@ -804,7 +802,7 @@ def test_extra_args_last_value_wins_in_the_real_server(project: Project) -> None
     log = project.output(proc)
     assert (
         f'prodserver: starting "web": gunicorn mysite.wsgi:application '
-        f"--bind=127.0.0.1:{port} --workers=1 --workers=3" in log
+        f"--bind=127.0.0.1:{port} --workers=3 (after --, replacing --workers=1 from ARGS)" in log
     )
 
 
@@ -875,7 +873,7 @@ def test_call_command_in_process(settings: Any, capsys: pytest.CaptureFixture[st
     settings.PRODUCTION_PROCESSES = WEB
     call_command("prodserver", "web", "--dry-run", "--", "--workers=8")
     assert capsys.readouterr().out == (
-        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=2 --workers=8\n"
+        "gunicorn mysite.wsgi:application --bind=127.0.0.1:8000 --workers=8\n"
     )
     call_command("prodserver", dry_run=True, server_args=["--timeout=5"])
     assert capsys.readouterr().out.endswith("--workers=2 --timeout=5\n")

@@ -136,7 +136,7 @@ def test_list_shows_what_cannot_start_here(web_image: WebImage) -> None:
     result = web_image.manage("prodserver", "--list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("web\tGunicornServer\tgunicorn shop.wsgi:application ")
+    assert lines[0].startswith("web\tgunicorn (GunicornServer)\tgunicorn shop.wsgi:application ")
     assert [line.split("\t")[:2] for line in lines[1:]] == [
         [name, "(cannot start here)"] for name in WORKERS
     ]

@@ -331,6 +331,42 @@ def _(project: Project, request: pytest.FixtureRequest) -> str:
     return completed(project, "prodserver", "web")
 
 
+@reproduces("ts-plugin-backend")
+def _(project: Project, request: pytest.FixtureRequest) -> str:
+    # An installed distribution (its metadata on the path) whose entry point names a module
+    # that is not there, as a half-installed or broken plugin package leaves it.
+    dist_info = project.tmp_path / "prodserver_fastserve-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: prodserver-fastserve\nVersion: 1.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[django_prodserver.backends]\nfastserve = prodserver_fastserve:FastServer\n"
+    )
+    project.use_settings({"web": {"BACKEND": "fastserve", "ARGS": {"port": 8000}}})
+    return completed(project, "prodserver", "web")
+
+
+@reproduces("ts-platform-variable")
+def _(project: Project, request: pytest.FixtureRequest) -> str:
+    project.use_settings({"web": {"BACKEND": GUNICORN}})
+    result = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "prodserver", "web"],
+        cwd=project.tmp_path,
+        env={**project.env, "PORT": "${PORT}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout + result.stderr
+
+
+@reproduces("ts-warmup-failed")
+def _(project: Project, request: pytest.FixtureRequest) -> str:
+    project.use_settings({"web": {"BACKEND": GUNICORN, "WARMUP": ["/", "/db/"]}})
+    return completed(project, "prodserver", "web")  # never migrated: no tables
+
+
 @reproduces("ts-args-rejected-gunicorn")
 def _(project: Project, request: pytest.FixtureRequest) -> str:
     project.use_settings(

@@ -57,6 +57,17 @@ CHECK_IDS: dict[str, CheckId] = {
     "prodserver.E020": CheckId(
         checks.Error, "The TASKS backend does not store tasks in the database."
     ),
+    "prodserver.E021": CheckId(
+        checks.Error, "BACKEND names a plugin whose entry point cannot be loaded."
+    ),
+    # A warning: it stops only the web process it is about; migrate in a release phase, and
+    # the workers, still run with the same environment.
+    "prodserver.W003": CheckId(
+        checks.Warning,
+        "PORT or WEB_CONCURRENCY is set but is not a positive integer.",
+        blocks_start=True,
+    ),
+    "prodserver.E022": CheckId(checks.Error, "WARMUP is not a list of URL paths."),
 }
 
 

@@ -22,13 +22,23 @@ class ProcessConfig:
 
     ``backend`` is the backend class (a subclass of
     :class:`~django_prodserver.backends.base.BaseServerBackend`); ``args`` is ``ARGS`` as
-    written, and ``app`` is ``APP`` or ``None``.
+    written, ``app`` is ``APP`` or ``None``.
     """
 
     name: str
     backend: type[Any]
     args: ArgsSetting
     app: str | None = None
+    #: The backend's short name (``gunicorn``), whether the entry used it or the class path.
+    short_name: str | None = None
+    #: ``WARMUP``: URL paths requested in-process before the server starts.
+    warmup: tuple[str, ...] = ()
+
+    @property
+    def backend_label(self) -> str:
+        """How ``--list`` names the backend: short name and class, or the class alone."""
+        cls = self.backend.__name__
+        return f"{self.short_name} ({cls})" if self.short_name else cls
 
     @property
     def setting(self) -> str:

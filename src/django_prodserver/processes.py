@@ -18,14 +18,21 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from django_prodserver.args import ArgsTypeError, translate_args
-from django_prodserver.backends import BUILTIN_BACKENDS
+from django_prodserver.backends import BUILTIN_BACKENDS, SHORT_NAMES
 from django_prodserver.backends.base import BaseServerBackend, message_line
 from django_prodserver.check_ids import blocks_start, check_message
 from django_prodserver.config import SETTING, ProcessConfig
 from django_prodserver.errors import ProdserverError
 from django_prodserver.masking import is_secret_option, mask_text
+from django_prodserver.plugins import (
+    all_short_names,
+    distribution_name,
+    is_short_name,
+    plugin_backends,
+    short_name_of,
+)
 
-KNOWN_KEYS = ("BACKEND", "ARGS", "APP")
+KNOWN_KEYS = ("BACKEND", "ARGS", "APP", "WARMUP")
 EXAMPLE = (
     'PRODUCTION_PROCESSES = {"web": {"BACKEND": '
     '"django_prodserver.backends.gunicorn.GunicornServer", "ARGS": {"bind": "0.0.0.0:8000"}}}'
@@ -157,19 +164,62 @@ def _name_message(name: object) -> checks.CheckMessage | None:
 
 
 def suggest_backend(path: str) -> str:
-    """Name the built-in backend the user most likely meant, or list them all."""
-    close = difflib.get_close_matches(path, BUILTIN_BACKENDS, n=1, cutoff=0.6)
+    """Name the backend the user most likely meant (short name or class), or list them all."""
+    short_names = all_short_names()
+    close = difflib.get_close_matches(path, [*short_names, *BUILTIN_BACKENDS], n=1, cutoff=0.6)
     if not close:
-        # "gunicorn", "GunicornServer", "backends.uvicorn.Uvicorn": match the last words.
+        # "GunicornServer", "backends.uvicorn.Uvicorn", "Gunicorn": match the last words.
         words = path.lower().replace(":", ".").split(".")
         for builtin in BUILTIN_BACKENDS:
             module, cls = builtin.lower().split(".")[-2:]
             if words[-1] in (module, cls) or (len(words) > 1 and words[-2] == module):
-                close = [builtin]
+                close = [short_name_of(builtin) or builtin]
                 break
     if close:
         return f'Did you mean "{close[0]}"?'
-    return "Use one of: " + ", ".join(BUILTIN_BACKENDS) + ", or the dotted path of your own."
+    return (
+        "Use a short name (" + ", ".join(short_names) + ") or the dotted path of a backend class."
+    )
+
+
+def _resolve_short_name(
+    setting: str, path: str
+) -> tuple[str | None, type[Any] | None, list[tuple[str, str, str]]]:
+    """A short name as (dotted path to import, or the plugin's class already loaded, problems)."""
+    if path in SHORT_NAMES:
+        return SHORT_NAMES[path], None, []
+    entry_point = plugin_backends().get(path)
+    if entry_point is None:
+        return (
+            None,
+            None,
+            [
+                (
+                    "prodserver.E005",
+                    f'{setting}["BACKEND"] "{path}" is neither a built-in short name nor one '
+                    f"that an installed package registers.",
+                    suggest_backend(path),
+                )
+            ],
+        )
+    try:
+        return None, entry_point.load(), []
+    except Exception as exc:  # a plugin package that is broken or half installed
+        dist = distribution_name(entry_point)
+        return (
+            None,
+            None,
+            [
+                (
+                    "prodserver.E021",
+                    f'{setting}["BACKEND"] "{path}" is registered by the package "{dist}" '
+                    f'(entry point "{entry_point.value}"), which cannot be loaded: '
+                    f"{type(exc).__name__}: {exc}.",
+                    f'Reinstall or fix "{dist}" (pip install --force-reinstall {dist}), or use '
+                    "another BACKEND.",
+                )
+            ],
+        )
 
 
 def _import_backend(
@@ -182,18 +232,25 @@ def _import_backend(
         return None, problem(
             "prodserver.E004",
             f'{setting} has no "BACKEND".',
-            'Add "BACKEND": "django_prodserver.backends.gunicorn.GunicornServer" '
-            "(or another backend class).",
+            'Add "BACKEND": "gunicorn" (or another short name or backend class path).',
         )
     if not isinstance(path, str):
         return None, problem(
             "prodserver.E004",
             f'{setting}["BACKEND"] must be a dotted path string, not '
             f"{type(path).__name__} {path!r}.",
-            'Write it as a string, e.g. "django_prodserver.backends.gunicorn.GunicornServer".',
+            'Write it as a string, e.g. "gunicorn" or '
+            '"django_prodserver.backends.gunicorn.GunicornServer".',
         )
+    backend: Any = None
+    if is_short_name(path):
+        dotted, backend, problems = _resolve_short_name(setting, path)
+        if problems:
+            return None, [check_message(*problem, obj=name) for problem in problems]
+        path = dotted or path
     try:
-        backend = import_string(path)
+        if backend is None:
+            backend = import_string(path)
     except ImportError as exc:
         return None, problem(
             "prodserver.E005",
@@ -272,11 +329,35 @@ def load_entry(name: str, raw: object) -> tuple[ProcessConfig | None, list[check
                 obj=name,
             )
         )
+    warmup = raw.get("WARMUP", [])
+    if not _is_path_list(warmup):
+        messages.append(
+            check_message(
+                "prodserver.E022",
+                f'{setting}["WARMUP"] must be a list of URL paths starting with "/", not '
+                f"{warmup!r}.",
+                'Write it as "WARMUP": ["/", "/health/"].',
+                obj=name,
+            )
+        )
     if backend is None or messages:
         return None, messages
+    path = raw["BACKEND"]
+    short = path if is_short_name(path) else short_name_of(path)
     return ProcessConfig(
-        name=name, backend=backend, args=args if args is not None else {}, app=app
+        name=name,
+        backend=backend,
+        args=args if args is not None else {},
+        app=app,
+        short_name=short,
+        warmup=tuple(warmup),
     ), []
+
+
+def _is_path_list(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(path, str) and path.startswith("/") for path in value
+    )
 
 
 def start_blockers(messages: Sequence[checks.CheckMessage]) -> list[checks.CheckMessage]:

@@ -19,11 +19,13 @@ from typing import ClassVar
 from django.core import checks
 
 from django_prodserver.args import ArgValue, mentions_option, translate_args
-from django_prodserver.backends.parsers import ArgParser, ParsedArgs
+from django_prodserver.backends.parsers import ArgParser, OptionTable, ParsedArgs
 from django_prodserver.check_ids import CHECK_IDS, Level, check_message
 from django_prodserver.config import SETTING, ProcessConfig
 from django_prodserver.errors import ArgsRejected, ProdserverError
 from django_prodserver.masking import mask_command, mask_text
+from django_prodserver.overrides import replace_options
+from django_prodserver.platform_env import platform_args
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,22 @@ class BaseServerBackend:
     #: ARGS keys or long option names; everything ``prodserver`` prints masks their values,
     #: as it masks URL passwords and options named like ``password`` or ``api_key``.
     secret_options: ClassVar[frozenset[str]] = frozenset()
+    #: The options that set where a web server listens (long names and short aliases); when
+    #: the command line has none, ``$PORT`` applies (:mod:`django_prodserver.platform_env`).
+    address_options: ClassVar[tuple[str, ...]] = ()
+    #: ARGS entries that make the server listen on ``0.0.0.0:$PORT`` (``{port}`` is replaced).
+    port_args: ClassVar[Mapping[str, str]] = {}
+    #: The ARGS key of the worker-process count that ``$WEB_CONCURRENCY`` sets (``None``: none).
+    workers_option: ClassVar[str | None] = None
+    #: Every spelling of that option (``--workers``, ``-w``), to see whether it is already set.
+    worker_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ProcessConfig, extra_args: Sequence[str] = ()) -> None:
         self.config = config
         self.name = config.name
         self.extra_args = list(extra_args)
+        #: The ARGS options that the arguments after ``--`` replaced, as they were written.
+        self.replaced: list[str] = []
 
     # -- what differs between backends -------------------------------------------------
 
@@ -158,14 +171,31 @@ class BaseServerBackend:
         """Run the server in this process until it stops; ``args`` come from prep_server_args."""
         raise NotImplementedError(f"{type(self).__name__} must implement start_server(*args)")
 
+    def option_table(self) -> OptionTable:
+        """The server's options (:meth:`.ArgParser.option_table`); empty without a parser."""
+        parser = self.arg_parser()
+        return parser.option_table() if parser is not None else {}
+
     def prep_server_args(self) -> list[str]:
-        """Build the full argument list: leading, defaults not overridden, ARGS, extra, trailing."""
-        user_args = [*translate_args(self.config.args), *self.extra_args]
+        """Build the full argument list: leading, defaults not overridden (with ``$PORT`` and
+        ``$WEB_CONCURRENCY`` among them), ARGS, extra, trailing.
+
+        An option in the extra arguments (after ``--``) replaces every occurrence of the same
+        option in ARGS (:mod:`django_prodserver.overrides`); :attr:`replaced` records them.
+        """
+        configured = translate_args(self.config.args)
+        if self.extra_args:
+            # Only a command line with "--" pays for the server's parser here.
+            configured, self.replaced = replace_options(
+                configured, self.extra_args, self.option_table()
+            )
+        user_args = [*configured, *self.extra_args]
         defaults = {
             key: value
             for key, value in self.default_args.items()
             if not mentions_option(user_args, key)
         }
+        defaults.update(platform_args(self, user_args))
         return [
             *self.leading_args(),
             *translate_args(defaults),

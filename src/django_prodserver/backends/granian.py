@@ -25,6 +25,10 @@ class GranianASGIServer(BaseServerBackend):
     package = "granian"
     extra = "granian"
     default_args = {"interface": "asginl"}
+    address_options = ("--host", "--port", "--uds")
+    port_args = {"host": "0.0.0.0", "port": "{port}"}
+    workers_option = "workers"
+    worker_options = ("--workers",)
 
     def trailing_args(self) -> list[str]:
         return [asgi_target(self.name, self.config.app)]

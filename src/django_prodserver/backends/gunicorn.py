@@ -28,6 +28,10 @@ class GunicornServer(BaseServerBackend):
     program = "gunicorn"
     package = "gunicorn"
     extra = "gunicorn"
+    address_options = ("--bind", "-b")
+    port_args = {"bind": "0.0.0.0:{port}"}
+    workers_option = "workers"
+    worker_options = ("--workers", "-w")
 
     def leading_args(self) -> list[str]:
         return [wsgi_target(self.name, self.config.app)]

@@ -26,6 +26,18 @@ if TYPE_CHECKING:
     import click
 
 
+#: Option string -> (the parser's name for the option, whether it takes a value).
+OptionTable = dict[str, tuple[str, bool]]
+
+
+def _argparse_table(parser: argparse.ArgumentParser) -> OptionTable:
+    return {
+        string: (action.dest, action.nargs != 0)
+        for action in parser._actions
+        for string in action.option_strings
+    }
+
+
 @dataclass(frozen=True)
 class ParsedArgs:
     """What a server's parser made of a command line: each option's value, and which were given.
@@ -52,6 +64,15 @@ class ArgParser(ABC):
     @abstractmethod
     def long_options(self) -> frozenset[str]:
         """Every long option the server accepts, spelled out (``--max-requests``)."""
+
+    def option_table(self) -> OptionTable:
+        """Every option string (long, short, ``--no-`` twin) -> (the option it sets, takes a value).
+
+        Two strings that set the same option (``--bind`` and ``-b``) share the first item, so an
+        option given after ``--`` can replace the configured one whatever its spelling. The
+        default knows only the long names, each taking a value when written with ``=``.
+        """
+        return {}
 
 
 class ArgparseParser(ArgParser):
@@ -81,6 +102,9 @@ class ArgparseParser(ArgParser):
     def long_options(self) -> frozenset[str]:
         actions = self.make_parser()._option_string_actions
         return frozenset(name for name in actions if name.startswith("--"))
+
+    def option_table(self) -> OptionTable:
+        return _argparse_table(self.make_parser())
 
 
 class ClickParser(ArgParser):
@@ -130,6 +154,17 @@ class ClickParser(ArgParser):
         except click.ClickException as exc:
             raise ArgsRejected(exc.format_message()) from None
 
+    def option_table(self) -> OptionTable:
+        import click
+
+        table: OptionTable = {}
+        for param in self.make_command().params:
+            if isinstance(param, click.Option) and param.name:
+                takes_value = not (param.is_flag or param.count)
+                table.update(dict.fromkeys(param.opts, (param.name, takes_value)))
+                table.update(dict.fromkeys(param.secondary_opts, (param.name, False)))
+        return table
+
     def long_options(self) -> frozenset[str]:
         return frozenset(
             name
@@ -145,9 +180,10 @@ class GetoptParser(ArgParser):
     def __init__(
         self,
         parse_args: Callable[[list[str]], tuple[dict[str, Any], list[str]]],
-        options: Callable[[], frozenset[str]],
+        options: Callable[[], OptionTable],
     ) -> None:
         self.parse_args = parse_args
+        #: Returns the option table (see :meth:`ArgParser.option_table`).
         self.options = options
 
     def parse(self, args: Sequence[str]) -> ParsedArgs:
@@ -160,6 +196,9 @@ class GetoptParser(ArgParser):
         return ParsedArgs({**values, "args": positional}, frozenset(values))
 
     def long_options(self) -> frozenset[str]:
+        return frozenset(self.options())
+
+    def option_table(self) -> OptionTable:
         return self.options()
 
 
@@ -221,3 +260,6 @@ class ManagementCommandParser(ArgParser):
     def long_options(self) -> frozenset[str]:
         actions = self._parser()._option_string_actions
         return frozenset(name for name in actions if name.startswith("--"))
+
+    def option_table(self) -> OptionTable:
+        return _argparse_table(self._parser())

@@ -38,6 +38,10 @@ class UvicornServer(BaseServerBackend):
     package = "uvicorn"
     extra = "uvicorn"
     default_args = {"lifespan": "off"}
+    address_options = ("--host", "--port", "--uds", "--fd")
+    port_args = {"host": "0.0.0.0", "port": "{port}"}
+    workers_option = "workers"
+    worker_options = ("--workers",)
 
     def leading_args(self) -> list[str]:
         return [asgi_target(self.name, self.config.app)]

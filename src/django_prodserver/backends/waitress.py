@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.backends.parsers import GetoptParser, ParsedArgs
+from django_prodserver.backends.parsers import GetoptParser, OptionTable, ParsedArgs
 from django_prodserver.errors import ArgsRejected
 from django_prodserver.targets import wsgi_target
 
@@ -24,6 +24,10 @@ class WaitressServer(BaseServerBackend):
     program = "waitress-serve"
     package = "waitress"
     extra = "waitress"
+    address_options = ("--listen", "--host", "--port", "--unix-socket")
+    port_args = {"listen": "0.0.0.0:{port}"}
+    # One process: WEB_CONCURRENCY counts processes, so it does not apply (threads are set in
+    # ARGS; a platform's WEB_CONCURRENCY is sized for processes, not threads).
 
     def trailing_args(self) -> list[str]:
         return [wsgi_target(self.name, self.config.app)]
@@ -31,7 +35,7 @@ class WaitressServer(BaseServerBackend):
     def arg_parser(self) -> GetoptParser:
         from waitress.adjustments import Adjustments
 
-        return GetoptParser(Adjustments.parse_args, _long_options)
+        return GetoptParser(Adjustments.parse_args, _option_table)
 
     def validate_args(self, args: Sequence[str]) -> ParsedArgs | None:
         """getopt, then the values through Waitress's own Adjustments, as its runner does."""
@@ -60,17 +64,17 @@ class WaitressServer(BaseServerBackend):
             raise SystemExit(status)
 
 
-def _long_options() -> frozenset[str]:
-    """Waitress's long options, from its table of adjustments (booleans also take --no-)."""
+def _option_table() -> OptionTable:
+    """Waitress's options, from its table of adjustments (booleans also take --no-)."""
     from waitress.adjustments import Adjustments, asbool
 
-    names = {"--help", "--call"}
+    table: OptionTable = {"--help": ("help", False), "--call": ("call", False)}
     for param, cast in Adjustments._params:
         option = param.replace("_", "-")
-        names.add(f"--{option}")
+        table[f"--{option}"] = (param, cast is not asbool)
         if cast is asbool:
-            names.add(f"--no-{option}")
-    return frozenset(names)
+            table[f"--no-{option}"] = (param, False)
+    return table
 
 
 def _name_the_option(kwargs: dict[str, Any], error: Exception) -> str:

@@ -42,6 +42,7 @@ from django_prodserver.errors import ArgsRejected, ProdserverError
 from django_prodserver.handover import release_connections
 from django_prodserver.masking import mask_text
 from django_prodserver.processes import processes, start_blockers
+from django_prodserver.warmup import run_warmup
 
 
 class _Parser(CommandParser):
@@ -79,7 +80,7 @@ class _Parser(CommandParser):
 class Command(BaseCommand):
     help = (
         f"Start a production web server or worker configured in {SETTING}, in the foreground. "
-        "Arguments after -- are passed to the server after ARGS, so the last value wins."
+        "An option given after -- replaces the same option in ARGS for this run."
     )
     # Checks run in handle(), after the process is validated, narrowed to that process.
     requires_system_checks: list[str] = []
@@ -150,9 +151,15 @@ class Command(BaseCommand):
             self.stdout.write(shlex.join(words))
             return
         command_line = shlex.join(backend.masked_command())
+        if backend.replaced:
+            replaced = mask_text(" ".join(backend.replaced), backend.secret_options)
+            command_line += f" (after --, replacing {replaced} from ARGS)"
         self.stderr.write(f'prodserver: starting "{name}": {command_line}')
         if settings.DEBUG:
             self.stderr.write(debug_warning(name))
+        if backend.config.warmup:
+            # Before the connections are released: nothing the gate opens reaches a worker.
+            self.stderr.write(run_warmup(name, backend.config.warmup))
         sys.stderr.flush()
         # Nothing opened so far (in ready(), by the checks) may reach a forked worker.
         release_connections()
@@ -184,7 +191,7 @@ class Command(BaseCommand):
                 messages = backend.check(parse=False)
                 if not start_blockers(messages):
                     words = backend.native_command() if show_secrets else backend.masked_command()
-                    self.stdout.write(f"{name}\t{config.backend.__name__}\t{shlex.join(words)}")
+                    self.stdout.write(f"{name}\t{config.backend_label}\t{shlex.join(words)}")
                     continue
             blockers = start_blockers(messages)
             if not any(message.is_serious() for message in blockers):
