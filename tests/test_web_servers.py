@@ -508,6 +508,32 @@ STOP_CASES = [
 ]
 
 
+def slow_request_in_flight(
+    port: int, marker: Path, seconds: float = SLOW_SECONDS
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """Send ``/slow/`` from a thread and return once it has reached Django (the marker).
+
+    The thread stores the response, or the error, under ``"response"`` in the returned dict.
+    """
+    result: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        try:
+            result["response"] = http_get(
+                f"http://127.0.0.1:{port}/slow/?seconds={seconds}", timeout=30
+            )
+        except OSError as exc:
+            result["response"] = exc
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "the slow request never reached Django"
+    return client, result
+
+
 @pytest.mark.parametrize("case", STOP_CASES, ids=str)
 def test_signal_finishes_request_in_flight(project: Project, case: StopCase) -> None:
     port = free_port()
@@ -524,23 +550,7 @@ def test_signal_finishes_request_in_flight(project: Project, case: StopCase) -> 
         extra='MIDDLEWARE = [*MIDDLEWARE, "inflight.mark_inflight"]',
     )
     proc = start(project, port=port)
-
-    result: dict[str, Any] = {}
-
-    def slow_request() -> None:
-        try:
-            result["response"] = http_get(
-                f"http://127.0.0.1:{port}/slow/?seconds={SLOW_SECONDS}", timeout=30
-            )
-        except OSError as exc:
-            result["response"] = exc
-
-    client = threading.Thread(target=slow_request)
-    client.start()
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.exists(), "the slow request never reached Django"
+    client, result = slow_request_in_flight(port, marker)
 
     status = stop(project, proc, case.sig, group=case.group)
     client.join(timeout=30)
