@@ -94,6 +94,12 @@ WEB_BACKENDS: tuple[ProcessSpec, ...] = (
         "django_prodserver.backends.daphne.DaphneServer",
         '{"bind": "127.0.0.1", "port": PORT, "verbosity": 0}',
     ),
+    ProcessSpec(
+        "hypercorn",
+        "Hypercorn",
+        "django_prodserver.backends.hypercorn.HypercornServer",
+        '{"bind": f"127.0.0.1:{PORT}", "workers": 2}',
+    ),
 )
 
 

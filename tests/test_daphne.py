@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 from test_web_servers import (
     INDEX_BODY,
-    INFLIGHT_MODULE,
     SLOW_SECONDS,
     alarming_lines,
+    assert_args_rejected,
     dry_run,
     get,
     slow_request_in_flight,
     start,
     start_line,
+    start_with_inflight_marker,
     stop,
 )
 
@@ -101,19 +100,6 @@ def test_the_default_asgi_target_is_the_projects_asgi_module(project: Project) -
     )
 
 
-def start_with_inflight_marker(project: Project, port: int) -> tuple[subprocess.Popen[str], Path]:
-    """Daphne on ``port``, with the middleware that marks when ``/slow/`` reaches Django."""
-    marker = project.tmp_path / "inflight"
-    (project.tmp_path / "inflight.py").write_text(INFLIGHT_MODULE)
-    use_daphne(
-        project,
-        address(port),
-        TEST_INFLIGHT_MARKER=str(marker),
-        extra='MIDDLEWARE = [*MIDDLEWARE, "inflight.mark_inflight"]',
-    )
-    return start(project, port=port), marker
-
-
 @pytest.mark.parametrize(
     ("sig", "group"),
     [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
@@ -123,7 +109,7 @@ def test_signal_finishes_request_in_flight(
     project: Project, sig: signal.Signals, group: bool
 ) -> None:
     port = free_port()
-    proc, marker = start_with_inflight_marker(project, port)
+    proc, marker = start_with_inflight_marker(project, DAPHNE, address(port), port)
     client, result = slow_request_in_flight(port, marker)
 
     status = stop(project, proc, sig, group=group)
@@ -136,7 +122,7 @@ def test_signal_finishes_request_in_flight(
 def test_a_new_connection_is_refused_while_draining(project: Project) -> None:
     """After SIGTERM the port is closed at once, so a load balancer sends traffic elsewhere."""
     port = free_port()
-    proc, marker = start_with_inflight_marker(project, port)
+    proc, marker = start_with_inflight_marker(project, DAPHNE, address(port), port)
     client, result = slow_request_in_flight(port, marker, seconds=3)
 
     proc.send_signal(signal.SIGTERM)
@@ -168,13 +154,4 @@ def test_bad_arguments_are_one_line_and_exit_1(
     project: Project, args: dict[str, Any], reason: str
 ) -> None:
     use_daphne(project, args)
-    result = project.manage("prodserver", "web")
-    assert result.returncode == 1, result
-    lines = result.stderr.strip().splitlines()
-    assert lines == [
-        f'ProdserverError: PRODUCTION_PROCESSES["web"]["ARGS"] was rejected by daphne: {reason} '
-        "Fix that ARGS entry: keys are daphne's long options without the leading dashes "
-        "(see daphne --help)."
-    ], result.stderr
-    check = project.manage("check", "--deploy")  # the plain check imports no server
-    assert "prodserver.E012" in check.stderr, check.stderr
+    assert_args_rejected(project, "daphne", reason)

@@ -508,6 +508,34 @@ STOP_CASES = [
 ]
 
 
+def start_with_inflight_marker(
+    project: Project, backend_path: str, args: dict[str, Any], port: int
+) -> tuple[subprocess.Popen[str], Path]:
+    """Process "web" on ``port``, with the middleware that marks when ``/slow/`` reaches Django."""
+    marker = project.tmp_path / "inflight"
+    (project.tmp_path / "inflight.py").write_text(INFLIGHT_MODULE)
+    project.use_settings(
+        {"web": {"BACKEND": backend_path, "ARGS": args}},
+        TEST_INFLIGHT_MARKER=str(marker),
+        extra='MIDDLEWARE = [*MIDDLEWARE, "inflight.mark_inflight"]',
+    )
+    return start(project, port=port), marker
+
+
+def assert_args_rejected(project: Project, program: str, reason: str) -> None:
+    """``prodserver web`` exits 1 with one line quoting ``program``'s parser; the deploy check
+    reports the same as ``prodserver.E012`` (the plain check imports no server)."""
+    result = project.manage("prodserver", "web")
+    assert result.returncode == 1, result
+    assert result.stderr.strip().splitlines() == [
+        f'ProdserverError: PRODUCTION_PROCESSES["web"]["ARGS"] was rejected by {program}: '
+        f"{reason} Fix that ARGS entry: keys are {program}'s long options without the leading "
+        f"dashes (see {program} --help)."
+    ], result.stderr
+    check = project.manage("check", "--deploy")
+    assert "prodserver.E012" in check.stderr, check.stderr
+
+
 def slow_request_in_flight(
     port: int, marker: Path, seconds: float = SLOW_SECONDS
 ) -> tuple[threading.Thread, dict[str, Any]]:

@@ -8,6 +8,7 @@ BUILTIN_BACKENDS = (
     "django_prodserver.backends.granian.GranianASGIServer",
     "django_prodserver.backends.granian.GranianWSGIServer",
     "django_prodserver.backends.daphne.DaphneServer",
+    "django_prodserver.backends.hypercorn.HypercornServer",
     "django_prodserver.backends.celery.CeleryWorker",
     "django_prodserver.backends.celery.CeleryBeat",
     "django_prodserver.backends.django_tasks.DjangoTasksWorker",
