@@ -57,6 +57,7 @@ ALLOWED_HOSTS = {
     "django-q2.readthedocs.io": "Django-Q2's documentation",
     "whitenoise.readthedocs.io": "WhiteNoise's documentation",
     "docs.docker.com": "Docker's documentation",
+    "flower.readthedocs.io": "Flower's documentation",
     "hypercorn.readthedocs.io": "Hypercorn's documentation",
     "channels.readthedocs.io": "Django Channels' documentation (Daphne's deployment guide)",
     "django-prodserver.readthedocs.io": "these docs, as published",

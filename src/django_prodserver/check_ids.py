@@ -57,6 +57,9 @@ CHECK_IDS: dict[str, CheckId] = {
     "prodserver.E020": CheckId(
         checks.Error, "The TASKS backend does not store tasks in the database."
     ),
+    "prodserver.E021": CheckId(
+        checks.Error, "Flower would listen beyond loopback without authentication."
+    ),
 }
 
 

@@ -11,6 +11,7 @@ BUILTIN_BACKENDS = (
     "django_prodserver.backends.hypercorn.HypercornServer",
     "django_prodserver.backends.celery.CeleryWorker",
     "django_prodserver.backends.celery.CeleryBeat",
+    "django_prodserver.backends.flower.CeleryFlower",
     "django_prodserver.backends.django_tasks.DjangoTasksWorker",
     "django_prodserver.backends.django_q2.DjangoQ2Worker",
 )
