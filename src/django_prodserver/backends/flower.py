@@ -81,7 +81,10 @@ class FlowerParser(TornadoOptionsParser):
 class CeleryFlower(_CeleryCommand):
     """Run Flower, Celery's monitoring dashboard: ``celery --app=<APP> flower ARGS``.
 
-    SIGTERM and SIGINT stop it with status 0.
+    SIGTERM and SIGINT stop it at once with status 0, as ``celery flower`` does: Flower's own
+    SIGTERM handler exits from inside its event loop, so a request in progress (a dashboard
+    page, an API call waiting for the workers' answers) is cut off; unlike a web server's, these
+    requests are short and a browser repeats them.
     """
 
     #: How messages name the program (``celery flower --help`` lists Flower's options).
