@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 SPHINXOPTS ?= -W -n --keep-going
 APT_PACKAGES := redis-server postgresql chromium wrk
 
-.PHONY: help venv install system-deps test lint pytest docs html livehtml linkcheck demo bench clean
+.PHONY: help venv install system-deps test test-fast lint pytest docs html livehtml linkcheck demo bench clean
 
 help:
 	@echo "make docs    build the HTML documentation into docs/_build/html (warnings are errors)"
 	@echo "make test    install system packages and the dev environment, then lint, type-check, test"
+	@echo "make test-fast  only the in-process tests (no servers, brokers, browser or docs build)"
 	@echo "make demo    run 'manage.py prodserver web' on the example project (http://127.0.0.1:8000)"
 	@echo "make bench   run the benchmarks (see benchmarks/README.md)"
 
@@ -36,8 +37,17 @@ lint: install
 	$(BIN)/ruff format --check src tests example benchmarks
 	$(BIN)/mypy
 
+# Tests run in parallel: most wait on real servers. Modules whose fixtures are per module
+# (a virtualenv, a browser, a journey in order) are each kept on one worker (xdist_group).
+PYTEST_PARALLEL ?= -n 4 --dist loadgroup
+
 pytest: install system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
+
+# The fast layer: configuration, checks, the ARGS rule and the docs' examples, in-process
+# (no server, broker, subprocess, browser or docs build). Seconds; make test runs everything.
+test-fast: install
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not server and not slow and not subprocess"
 
 test: lint pytest
 

@@ -47,7 +47,8 @@ import pytest
 import docs_blocks
 from conftest import kill_tree, wait_for_http
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+# The page is a journey: its steps run in order, in one module-scoped session, on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.xdist_group("quickstart")]
 
 QUICKSTART = docs_blocks.docs_root() / "guides" / "quickstart.md"
 CUSTOM_BACKEND = docs_blocks.docs_root() / "guides" / "custom-backend.md"

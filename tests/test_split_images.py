@@ -20,7 +20,8 @@ import pytest
 
 from conftest import free_port, http_get, kill_tree, wait_for_http
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
+# One virtualenv for the module (module-scoped), so one xdist worker runs it.
+pytestmark = [pytest.mark.server, pytest.mark.timeout(300), pytest.mark.xdist_group("split-images")]
 
 WORKERS = {
     "worker": ("django_prodserver.backends.celery.CeleryWorker", "celery", "celery"),

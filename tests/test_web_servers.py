@@ -578,6 +578,10 @@ def test_signal_finishes_request_in_flight(project: Project, case: StopCase) -> 
         extra='MIDDLEWARE = [*MIDDLEWARE, "inflight.mark_inflight"]',
     )
     proc = start(project, port=port)
+    if case.workers:
+        # Every worker has booted: a stop signal to a worker still importing the project is
+        # not what this test is about (workers import it themselves, as natively).
+        serving_pids(port, case.workers)
     client, result = slow_request_in_flight(port, marker)
 
     status = stop(project, proc, case.sig, group=case.group)
