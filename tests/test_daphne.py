@@ -98,6 +98,11 @@ def test_the_default_asgi_target_is_the_projects_asgi_module(project: Project) -
     assert dry_run(project, "--", "--port=9") == (
         f"daphne mysite.asgi:application --bind=127.0.0.1 --port={port} --port=9"
     )
+    # Daphne's two underscored options, spelled by the ARGS rule after --, reach it its way.
+    assert dry_run(project, "--", "--websocket-connect-timeout=9") == (
+        f"daphne mysite.asgi:application --bind=127.0.0.1 --port={port} "
+        "--websocket_connect_timeout=9"
+    )
 
 
 @pytest.mark.parametrize(
