@@ -51,8 +51,9 @@ class ProcessSpec:
 _UVICORN_ARGS = '{"host": "127.0.0.1", "port": PORT, "workers": 2, "no_access_log": True}'
 _GRANIAN_ARGS = '{"host": "127.0.0.1", "port": PORT, "workers": 2}'
 
-#: The six web backends, configured alike: two worker processes where the server forks
-#: workers (Waitress is one process with four threads, its default), no access log.
+#: The web backends, configured alike: two worker processes where the server has workers
+#: (Waitress is one process with four threads, its default; Daphne one process with no
+#: workers), no access log.
 WEB_BACKENDS: tuple[ProcessSpec, ...] = (
     ProcessSpec(
         "gunicorn",
@@ -86,6 +87,18 @@ WEB_BACKENDS: tuple[ProcessSpec, ...] = (
         "Waitress",
         "django_prodserver.backends.waitress.WaitressServer",
         '{"listen": f"127.0.0.1:{PORT}", "threads": 4}',
+    ),
+    ProcessSpec(
+        "daphne",
+        "Daphne",
+        "django_prodserver.backends.daphne.DaphneServer",
+        '{"bind": "127.0.0.1", "port": PORT, "verbosity": 0}',
+    ),
+    ProcessSpec(
+        "hypercorn",
+        "Hypercorn",
+        "django_prodserver.backends.hypercorn.HypercornServer",
+        '{"bind": f"127.0.0.1:{PORT}", "workers": 2}',
     ),
 )
 

@@ -57,11 +57,15 @@ ALLOWED_HOSTS = {
     "django-q2.readthedocs.io": "Django-Q2's documentation",
     "whitenoise.readthedocs.io": "WhiteNoise's documentation",
     "docs.docker.com": "Docker's documentation",
+    "flower.readthedocs.io": "Flower's documentation",
+    "hypercorn.readthedocs.io": "Hypercorn's documentation",
+    "channels.readthedocs.io": "Django Channels' documentation (Daphne's deployment guide)",
     "django-prodserver.readthedocs.io": "these docs, as published",
 }
 # On github.com only the official repositories of tools that have no documentation site.
 ALLOWED_GITHUB_REPOS = {
     "emmett-framework/granian": "Granian (its documentation is its README)",
+    "django/daphne": "Daphne (its documentation is its README)",
     "realorangeone/django-tasks": "Django Tasks",
     "realorangeone/django-tasks-db": "django-tasks-db, Django Tasks' database backend",
     "wg/wrk": "wrk, the load generator the benchmarks use",

@@ -508,6 +508,60 @@ STOP_CASES = [
 ]
 
 
+def start_with_inflight_marker(
+    project: Project, backend_path: str, args: dict[str, Any], port: int
+) -> tuple[subprocess.Popen[str], Path]:
+    """Process "web" on ``port``, with the middleware that marks when ``/slow/`` reaches Django."""
+    marker = project.tmp_path / "inflight"
+    (project.tmp_path / "inflight.py").write_text(INFLIGHT_MODULE)
+    project.use_settings(
+        {"web": {"BACKEND": backend_path, "ARGS": args}},
+        TEST_INFLIGHT_MARKER=str(marker),
+        extra='MIDDLEWARE = [*MIDDLEWARE, "inflight.mark_inflight"]',
+    )
+    return start(project, port=port), marker
+
+
+def assert_args_rejected(project: Project, program: str, reason: str) -> None:
+    """``prodserver web`` exits 1 with one line quoting ``program``'s parser; the deploy check
+    reports the same as ``prodserver.E012`` (the plain check imports no server)."""
+    result = project.manage("prodserver", "web")
+    assert result.returncode == 1, result
+    assert result.stderr.strip().splitlines() == [
+        f'ProdserverError: PRODUCTION_PROCESSES["web"]["ARGS"] was rejected by {program}: '
+        f"{reason} Fix that ARGS entry: keys are {program}'s long options without the leading "
+        f"dashes (see {program} --help)."
+    ], result.stderr
+    check = project.manage("check", "--deploy")
+    assert "prodserver.E012" in check.stderr, check.stderr
+
+
+def slow_request_in_flight(
+    port: int, marker: Path, seconds: float = SLOW_SECONDS
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """Send ``/slow/`` from a thread and return once it has reached Django (the marker).
+
+    The thread stores the response, or the error, under ``"response"`` in the returned dict.
+    """
+    result: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        try:
+            result["response"] = http_get(
+                f"http://127.0.0.1:{port}/slow/?seconds={seconds}", timeout=30
+            )
+        except OSError as exc:
+            result["response"] = exc
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "the slow request never reached Django"
+    return client, result
+
+
 @pytest.mark.parametrize("case", STOP_CASES, ids=str)
 def test_signal_finishes_request_in_flight(project: Project, case: StopCase) -> None:
     port = free_port()
@@ -528,23 +582,7 @@ def test_signal_finishes_request_in_flight(project: Project, case: StopCase) -> 
         # Every worker has booted: a stop signal to a worker still importing the project is
         # not what this test is about (workers import it themselves, as natively).
         serving_pids(port, case.workers)
-
-    result: dict[str, Any] = {}
-
-    def slow_request() -> None:
-        try:
-            result["response"] = http_get(
-                f"http://127.0.0.1:{port}/slow/?seconds={SLOW_SECONDS}", timeout=30
-            )
-        except OSError as exc:
-            result["response"] = exc
-
-    client = threading.Thread(target=slow_request)
-    client.start()
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.exists(), "the slow request never reached Django"
+    client, result = slow_request_in_flight(port, marker)
 
     status = stop(project, proc, case.sig, group=case.group)
     client.join(timeout=30)

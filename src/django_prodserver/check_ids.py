@@ -68,6 +68,9 @@ CHECK_IDS: dict[str, CheckId] = {
         blocks_start=True,
     ),
     "prodserver.E022": CheckId(checks.Error, "WARMUP is not a list of URL paths."),
+    "prodserver.E023": CheckId(
+        checks.Error, "Flower would listen beyond loopback without authentication."
+    ),
 }
 
 

@@ -18,6 +18,10 @@ from django.conf import settings
 
 from django_prodserver.errors import ProdserverError
 
+#: Environment variable naming the ASGI application that
+#: :mod:`django_prodserver.asgi_without_lifespan` serves (``module:attribute``).
+ASGI_APP_ENV = "DJANGO_PRODSERVER_ASGI_APPLICATION"
+
 
 class TargetMissing(ProdserverError):
     """The application's module cannot be found; reported by the checks as ``E016``."""

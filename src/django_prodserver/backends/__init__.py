@@ -13,8 +13,11 @@ SHORT_NAMES: dict[str, str] = {
     "uvicorn-wsgi": "django_prodserver.backends.uvicorn.UvicornWSGIServer",
     "granian": "django_prodserver.backends.granian.GranianASGIServer",
     "granian-wsgi": "django_prodserver.backends.granian.GranianWSGIServer",
+    "daphne": "django_prodserver.backends.daphne.DaphneServer",
+    "hypercorn": "django_prodserver.backends.hypercorn.HypercornServer",
     "celery-worker": "django_prodserver.backends.celery.CeleryWorker",
     "celery-beat": "django_prodserver.backends.celery.CeleryBeat",
+    "flower": "django_prodserver.backends.flower.CeleryFlower",
     "django-tasks": "django_prodserver.backends.django_tasks.DjangoTasksWorker",
     "django-q2": "django_prodserver.backends.django_q2.DjangoQ2Worker",
 }

@@ -263,3 +263,75 @@ class ManagementCommandParser(ArgParser):
 
     def option_table(self) -> OptionTable:
         return _argparse_table(self._parser())
+
+
+class TornadoOptionsParser(ArgParser):
+    """Tornado's ``--name=value`` options (Flower), parsed by a private copy of the options.
+
+    Tornado keeps its options in one global registry, which parsing changes; the copy is
+    parsed instead, so checking a command line leaves the registry as it was. Tornado spells
+    names with dashes or underscores alike; ``values`` uses underscores.
+    """
+
+    def __init__(self, make_options: Callable[[], Any], prog: str) -> None:
+        #: Returns the ``tornado.options.OptionParser`` whose definitions are copied.
+        self.make_options = make_options
+        self.prog = prog
+
+    def _copy(self) -> Any:
+        from tornado.options import OptionParser
+
+        source = self.make_options()
+        copy = OptionParser()
+        for option in source._options.values():
+            if option.name in copy._options:  # "help", which every OptionParser defines
+                continue
+            copy.define(
+                option.name,
+                default=option.default,
+                type=option.type,
+                help=option.help,
+                metavar=option.metavar,
+                multiple=option.multiple,
+                group=option.group_name,
+            )
+        return copy
+
+    def parse(self, args: Sequence[str]) -> ParsedArgs:
+        from tornado.options import Error
+
+        parser = self._copy()
+        try:
+            with (
+                contextlib.redirect_stderr(io.StringIO()),
+                contextlib.redirect_stdout(io.StringIO()),
+            ):
+                # Tornado prints its whole help before raising on an unknown option.
+                rest = parser.parse_command_line([self.prog, *args], final=False)
+        except Error as exc:
+            raise ArgsRejected(str(exc)) from None
+        except ValueError as exc:  # a value of the wrong type: tornado names no option
+            raise ArgsRejected(self._name_the_value(args, exc)) from None
+        if rest:
+            raise ArgsRejected(f"unexpected argument {rest[0]!r}: options are written --name=value")
+        values = {name.replace("-", "_"): parser._options[name].value() for name in parser._options}
+        given = {
+            parser._normalize_name(arg.lstrip("-").partition("=")[0]).replace("-", "_")
+            for arg in args
+        }
+        return ParsedArgs(values, frozenset(given))
+
+    def _name_the_value(self, args: Sequence[str], error: ValueError) -> str:
+        """Say which option has the value tornado could not convert (its error names none)."""
+        for arg in args:
+            try:
+                self._copy().parse_command_line([self.prog, arg], final=False)
+            except ValueError as exc:
+                return f"invalid value for {arg.partition('=')[0]}: {exc}"
+            except Exception:  # another problem of this argument: not the culprit
+                continue
+        return str(error)
+
+    def long_options(self) -> frozenset[str]:
+        names = self.make_options()._options
+        return frozenset(f"--{spelling}" for n in names for spelling in {n, n.replace("-", "_")})
