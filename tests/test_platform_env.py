@@ -113,3 +113,24 @@ def test_list_shows_the_result(project: Project) -> None:
         "api\tuvicorn (UvicornServer)\tuvicorn mysite.asgi:application --lifespan=off "
         "--host=0.0.0.0 --port=5000 --workers=2",
     ]
+
+
+@pytest.mark.server
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("path", "workers"),
+    [
+        ("django_prodserver.backends.hypercorn.HypercornServer", 3),
+        ("django_prodserver.backends.daphne.DaphneServer", 1),  # one process: no workers
+    ],
+    ids=["hypercorn", "daphne"],
+)
+def test_port_and_web_concurrency_for_the_later_asgi_servers(
+    project: Project, path: str, workers: int
+) -> None:
+    port = free_port()
+    project.use_settings({"web": {"BACKEND": path}})
+    proc = start_with(project, port, PORT=str(port), WEB_CONCURRENCY="3")
+    assert len(serving_pids(port, workers)) == workers
+    assert ("--workers=3" in start_line(project, proc)) == (workers == 3)
+    assert stop(project, proc) == 0

@@ -45,6 +45,19 @@ class DaphneServer(BaseServerBackend):
     program = "daphne"
     package = "daphne"
     extra = "daphne"
+    # One process: $WEB_CONCURRENCY does not apply; $PORT does.
+    address_options = (
+        "--bind",
+        "-b",
+        "--port",
+        "-p",
+        "--unix-socket",
+        "-u",
+        "--fd",
+        "--endpoint",
+        "-e",
+    )
+    port_args = {"bind": "0.0.0.0", "port": "{port}"}
 
     def leading_args(self) -> list[str]:
         return [asgi_target(self.name, self.config.app)]

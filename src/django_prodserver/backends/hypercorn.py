@@ -39,6 +39,10 @@ class HypercornServer(BaseServerBackend):
     program = "hypercorn"
     package = "hypercorn"
     extra = "hypercorn"
+    address_options = ("--bind", "-b", "--insecure-bind", "--quic-bind")
+    port_args = {"bind": "0.0.0.0:{port}"}
+    workers_option = "workers"
+    worker_options = ("--workers", "-w")
 
     def application(self) -> str:
         """The project's ASGI application, ``module:attribute``, which the wrapper serves."""
