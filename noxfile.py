@@ -88,7 +88,8 @@ def run_tests(session: nox.Session, leg: str, started: float) -> None:
 def newest(session: nox.Session) -> None:
     """Python 3.13, the newest Django 6.x and the newest release of every backend."""
     started = time.monotonic()
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    # pip too: the tests build wheels of the checkout and of a plugin with `python -m pip`.
+    session.install("pip", *nox.project.dependency_groups(PYPROJECT, "test"))
     # --refresh-package: ask the index again, so a Django released since the last run is used.
     session.install("--refresh-package=django", f"{wheel()}[all]", "Django>=6,<7")
     run_tests(session, "newest", started)
@@ -98,7 +99,8 @@ def newest(session: nox.Session) -> None:
 def lowest(session: nox.Session) -> None:
     """Python 3.11 and the lowest allowed version of each direct requirement."""
     started = time.monotonic()
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    # pip too: the tests build wheels of the checkout and of a plugin with `python -m pip`.
+    session.install("pip", *nox.project.dependency_groups(PYPROJECT, "test"))
     # uv lowers only the requirements named on its command line ("direct"), not those of a
     # wheel given there, so pyproject.toml names them; the wheel is what gets installed.
     session.install(
