@@ -19,7 +19,9 @@ directory with a fresh virtualenv, as a new user would:
 * Invisible marks (MyST ``%`` comments) say what the prose cannot:
   ``% journey: write PATH`` / ``% journey: append PATH`` (the next block is that file, or goes
   at its end), ``% journey: skip "why"`` (the next block is not run; the reason is reported),
-  ``% journey: continues PAGE`` (first follow PAGE, in the same session).
+  ``% journey: continues PAGE`` (first follow PAGE, in the same session),
+  ``% journey: log NAME`` (the next block's lines appear in the log of the running process
+  NAME, within 90 seconds).
 * In a tab set the journey follows one tab: the one whose ``:sync:`` key the test prefers,
   else the first.
 * Commands that need what this machine does not have (a Docker engine, systemd as PID 1, a
@@ -55,7 +57,7 @@ import docs_blocks
 from conftest import kill_tree, wait_for_http
 
 REQUIREMENT = re.compile(r"^django-prodserver(?P<extra>\[[\w,-]+\])?$")
-SAVE_AS = re.compile(r"Save (?:this|it) as `(?P<path>[^`]+)`")
+SAVE_AS = re.compile(r"[Ss]ave\s+(?:this|it)\s+as\s+`(?P<path>[^`]+)`")
 CTRL_C = re.compile(r"Ctrl\+C")
 MARK = re.compile(r"^%[ \t]*journey:[ \t]*(?P<action>\w+)[ \t]*(?P<argument>.*?)[ \t]*$", re.M)
 LITERALINCLUDE = re.compile(
@@ -91,6 +93,7 @@ READY = {
     "db_worker": r"Starting worker",
     "qcluster": r"running\.",
     "wsgiref": r"serving on",
+    "gunicorn": r"Booting worker",
 }
 
 
@@ -183,6 +186,8 @@ def steps(page: Path, prefer: tuple[str, ...] = ()) -> list[Step]:
             target, append = argument, action == "append"
         elif action == "skip":
             skip = argument or "marked skip"
+        elif action == "log":
+            target, append = f"log:{argument}", False
         elif save:
             target, append = save.group("path"), False
         result.append(
@@ -191,11 +196,14 @@ def steps(page: Path, prefer: tuple[str, ...] = ()) -> list[Step]:
     return result
 
 
-def continues(page: Path) -> Path | None:
-    """The page this one continues from (``% journey: continues PAGE``), if any."""
+def continues(page: Path) -> tuple[Path, str | None] | None:
+    """The page this one continues from, and the heading before which that page's journey
+    ends (``% journey: continues PAGE`` or ``% journey: continues PAGE until "HEADING"``)."""
     for _, action, argument in marks(docs_blocks.read(page)):
         if action == "continues":
-            return docs_blocks.docs_root() / argument
+            name, _, until = argument.partition(" until ")
+            title = eval(until, {"__builtins__": {}}) if until else None
+            return docs_blocks.docs_root() / name, title
     return None
 
 
@@ -257,6 +265,7 @@ class Server:
     command: str
     shown: tuple[str, ...]
     expected_status: int = 0
+    native: str = ""  # the native command, from --dry-run
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -272,15 +281,18 @@ class Journey:
     root: Path
     wheel: Path
     ports: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
     prefer: tuple[str, ...] = ()
     handlers: dict[str, Handler] = field(default_factory=dict)
     cwd: Path = field(init=False)
     env: dict[str, str] = field(init=False)
     servers: dict[str, Server] = field(default_factory=dict)
+    finished: list[Server] = field(default_factory=list)
     stopped: list[tuple[str, int]] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
     not_executed: list[str] = field(default_factory=list)
+    deviations: list[str] = field(default_factory=list)
     executed: list[str] = field(default_factory=list)
     pages: list[Path] = field(default_factory=list)
 
@@ -303,7 +315,10 @@ class Journey:
     # -- helpers
 
     def sub(self, text: str) -> str:
-        """The page's addresses made safe: 0.0.0.0 -> 127.0.0.1, page ports -> free ports."""
+        """The page's addresses made safe: 0.0.0.0 -> 127.0.0.1, page ports -> free ports,
+        and the server paths the test maps (``/srv/mysite`` -> the project) moved."""
+        for old in sorted(self.paths, key=len, reverse=True):
+            text = re.sub(rf"(?<![\w.-]){re.escape(old)}(?![\w.-])", self.paths[old], text)
         text = text.replace("0.0.0.0", "127.0.0.1")
         for old, new in self.ports.items():
             text = re.sub(rf"(?<![\d.]){old}(?!\d)", new, text)
@@ -334,11 +349,12 @@ class Journey:
 
     # -- following pages
 
-    def follow(self, page: Path) -> None:
-        """Do every step of ``page`` (after the page it continues from, if any)."""
+    def follow(self, page: Path, until: str | None = None) -> None:
+        """Do every step of ``page`` (after the page it continues from, if any), up to the
+        heading ``until`` if given."""
         previous = continues(page)
-        if previous is not None and previous not in self.pages:
-            self.follow(previous)
+        if previous is not None and previous[0] not in self.pages:
+            self.follow(*previous)
         self.pages.append(page)
         for old in sorted(page_ports(page)):
             self.ports.setdefault(old, str(free_port()))
@@ -348,6 +364,8 @@ class Journey:
                 ended = [text for start, end, text in sections if start < step.offset <= end]
                 if ended and CTRL_C.search(ended[-1]):
                     self.interrupt(f"{docs_blocks.rel(page)}: end of a section asking for Ctrl+C")
+            if step.kind == "heading" and step.where == until:
+                return
             self.do(step)
         if self.servers and CTRL_C.search(docs_blocks.read(page)):
             self.interrupt(f"{docs_blocks.rel(page)}: end of the page")
@@ -365,7 +383,13 @@ class Journey:
             return
         block = step.block
         assert block is not None
-        if step.target:
+        if step.target and step.target.startswith("log:"):
+            # Lines the page says a running process logs (a worker running a task).
+            name = step.target.removeprefix("log:")
+            assert name in self.servers, f"{step.where}: no process {name!r} is running"
+            lines = tuple(self.sub(line) for line in block.source.splitlines() if line.strip())
+            self.wait_for_log(self.servers[name], lines)
+        elif step.target:
             self.write(step.target, block.source, append=step.append)
         elif block.is_python:
             self.write(str(SETTINGS), block.source, append=True)
@@ -381,6 +405,11 @@ class Journey:
         source = self.sub(source)
         if append and path.exists() and path.stat().st_size:
             source = path.read_text().rstrip("\n") + "\n\n\n" + source
+        if path.name.startswith("requirements") and path.suffix == ".txt":
+            # The package comes from the wheel of this checkout (as `pip install` does here).
+            source = "\n".join(
+                " ".join(self.install_target(line.split())) for line in source.splitlines()
+            )
         path.write_text(source if source.endswith("\n") else source + "\n")
         self.log(f"# {'added to' if append else 'wrote'} {target}")
 
@@ -397,6 +426,12 @@ class Journey:
         words = shlex.split(text)
         shown = tuple(self.sub(line) for line in command.output)
         where = f"{command.where}: `{command.text}`"
+        if words[0] == "sudo":
+            # Root on a server: the journey runs as the user it is (and can be no other).
+            user = words[words.index("-u") + 1] if "-u" in words else None
+            words = words[words.index("-u") + 2 :] if user else words[1:]
+            if user:
+                self.deviations.append(f"{where}: run as the test's user, not as {user!r}")
         program = words[0]
         if program == "uv":
             return  # a "uv" tab repeats the "pip" tab beside it (only one tab is followed)
@@ -406,7 +441,7 @@ class Journey:
         if program in NOT_EXECUTABLE:
             self.skipped(where, NOT_EXECUTABLE[program])
             return
-        if program in {"mkdir", "cd", "touch", "source", ".", "export"}:
+        if program in {"mkdir", "cd", "touch", "source", ".", "export", "chmod"}:
             self.log(f"$ {text}")
         if program == "mkdir":
             for name in words[1:]:
@@ -433,6 +468,10 @@ class Journey:
             )
             assert result.returncode == 0, f"{where}: {result.stderr}"
             self.env = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
+        elif program == "chmod":
+            mode, *names = words[1:]
+            for name in names:
+                (self.cwd / name).chmod(int(mode, 8))
         elif program == "curl":
             self.curl(words, shown, where)
         elif self.is_start(words, shown):
@@ -510,10 +549,17 @@ class Journey:
             )
         server = Server(name, proc, log, where, shown, expected_status)
         self.servers[name] = server
-        self.wait_until_ready(server, words)
+        self.wait_until_ready(server, words, env=env, cwd=cwd)
         return server
 
-    def wait_until_ready(self, server: Server, words: list[str]) -> None:
+    def wait_until_ready(
+        self,
+        server: Server,
+        words: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         """Wait as a reader does before the next step: until the server answers on its
         address (from the same command with ``--dry-run``), or a worker logs that it is ready.
         """
@@ -522,8 +568,9 @@ class Journey:
             return
         cut = argv.index("--") if "--" in argv else len(argv)
         dry_run = [*words[: len(words) - len(argv)], *argv[:cut], "--dry-run", *argv[cut:]]
-        result = self.bash(shlex.join(dry_run), env={**self.env})
+        result = self.bash(shlex.join(dry_run), env=env or self.env, cwd=cwd)
         native = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        server.native = native
         port = re.search(r"--(?:bind|listen)=[\w.]+:(\d+)|--port=(\d+)", native)
         if port:
             url = f"http://127.0.0.1:{port.group(1) or port.group(2)}/"
@@ -582,6 +629,9 @@ class Journey:
     ) -> int:
         """Stop one server and check how it ended: status, and the log lines the page shows."""
         server = self.servers.pop(name)
+        expected = server.expected_status
+        if sig == signal.SIGINT and re.match(r"celery \S+ worker\b", server.native):
+            expected = 1  # Celery's own exit status after Ctrl+C (docs/backends/celery.md)
         assert server.proc.poll() is None, (
             f"{server.command}: exited with {server.proc.returncode} before the page stopped it:"
             f"\n{server.output()[-3000:]}"
@@ -596,11 +646,10 @@ class Journey:
         finally:
             kill_tree(server.proc.pid)
         self.stopped.append((name, status))
+        self.finished.append(server)
         output = server.output()
         self.log(output[-3000:])
-        assert status == server.expected_status, (
-            f"{where}: {name} exited with {status}:\n{output[-3000:]}"
-        )
+        assert status == expected, f"{where}: {name} exited with {status}:\n{output[-3000:]}"
         lines = output.splitlines()
         if server.shown and server.shown[0].startswith("prodserver: starting"):
             # prodserver's own line is exact; the rest is the server's log, masked.
@@ -628,6 +677,7 @@ class Journey:
         lines = [f"pages: {', '.join(docs_blocks.rel(p) for p in self.pages)}"]
         lines.append(f"blocks executed: {len(self.executed)}")
         lines += [f"not executed: {line}" for line in self.not_executed]
+        lines += [f"executed differently: {line}" for line in self.deviations]
         return "\n".join(lines)
 
 

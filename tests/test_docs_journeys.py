@@ -10,6 +10,9 @@ blocks executed, the steps not executed here and why, and the wall time.
 
 from __future__ import annotations
 
+import re
+import shlex
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 
 import docs_blocks
 import journey
+from conftest import RedisServer
 from journey import Journey
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -94,3 +98,188 @@ def test_environment_configs(make_journey: type[Journey]) -> None:
     started = [name for name, _ in session.stopped]
     # The quickstart's web, approach 1 on staging values, approach 2 with production settings.
     assert started == ["web", "web", "web"], started
+
+
+# -- multi-process --------------------------------------------------------------------------
+
+REGISTERED = re.compile(r"^\[tasks\]\n((?:\s+\. \S+\n)+)", re.MULTILINE)
+
+
+def beat_schedule_tasks(page: Path) -> list[str]:
+    """The task names of the page's CELERY_BEAT_SCHEDULE."""
+    for block in docs_blocks.blocks(page):
+        if block.is_python and "CELERY_BEAT_SCHEDULE" in block.source:
+            schedule = docs_blocks.run_block(block)["CELERY_BEAT_SCHEDULE"]
+            return [entry["task"] for entry in schedule.values()]
+    raise AssertionError(f"{docs_blocks.rel(page)} shows no CELERY_BEAT_SCHEDULE")
+
+
+@pytest.mark.timeout(600)
+def test_multi_process(make_journey: type[Journey], redis_server: RedisServer) -> None:
+    """Web + worker + beat on a real redis-server, then Django Tasks, then Django-Q2.
+
+    Beyond the log lines the page shows (the heartbeat that beat sends and a worker runs, the
+    e-mail each queue's worker prints), every task the schedule names must be one the worker
+    registered: a name the worker does not know would arrive as an unregistered task.
+    """
+    session = make_journey(prefer=("pip",), ports={"6379": str(redis_server.port)})
+    walk(session, "guides/multi-process.md")
+    workers = [
+        server.output()
+        for server in session.finished
+        if "Task shop.tasks.heartbeat[" in server.output() and "succeeded" in server.output()
+    ]
+    assert workers, "no worker ran the heartbeat that beat scheduled"
+    registered = REGISTERED.search(workers[-1])
+    assert registered, workers[-1]
+    names = {line.strip().removeprefix(". ") for line in registered.group(1).splitlines()}
+    scheduled = beat_schedule_tasks(DOCS / "guides" / "multi-process.md")
+    missing = [name for name in scheduled if name not in names]
+    assert missing == [], f"beat schedules tasks the worker does not have: {missing} ({names})"
+    assert "Received unregistered task" not in "".join(s.output() for s in session.finished)
+
+
+# -- systemd --------------------------------------------------------------------------------
+
+
+def unit_file(path: Path) -> dict[str, str]:
+    """The [Service] directives of a unit file (the last value of each key)."""
+    service: dict[str, str] = {}
+    section = ""
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            service[key.strip()] = value.strip()
+    return service
+
+
+def environment_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines())
+    return {key: value for key, value in pairs if key and not key.startswith("#")}
+
+
+class Systemd:
+    """What ``systemctl`` does with the page's units, without systemd (not PID 1 here).
+
+    ``start`` runs ``ExecStart=`` in ``WorkingDirectory=`` with only ``EnvironmentFile=`` and a
+    plain PATH (a service does not inherit a login shell's environment), after creating
+    ``RuntimeDirectory=``/``StateDirectory=``; ``stop`` sends ``KillSignal=`` to the main
+    process only (``KillMode=mixed``) and waits ``TimeoutStopSec=``; ``reload`` runs the
+    signal of ``ExecReload=`` on the main process. ``User=`` and sandboxing are not applied.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.reloaded: list[str] = []
+
+    def unit(self, session: Journey, name: str) -> dict[str, str]:
+        path = Path(session.sub(f"/etc/systemd/system/{name}.service"))
+        assert path.is_file(), f"no unit {name}.service was written"
+        return unit_file(path)
+
+    def start(self, session: Journey, name: str, where: str) -> None:
+        service = self.unit(session, name)
+        for key, base in (("RuntimeDirectory", "/run"), ("StateDirectory", "/var/lib")):
+            if key in service:
+                Path(session.sub(f"{base}/{service[key]}")).mkdir(parents=True, exist_ok=True)
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        env |= {"LANG": "C.UTF-8", "HOME": str(self.root)}
+        env |= environment_file(Path(service["EnvironmentFile"]))
+        argv = shlex.split(service["ExecStart"])
+        session.start(
+            argv, (), where, name=name, argv=argv, env=env, cwd=Path(service["WorkingDirectory"])
+        )
+
+    def stop(self, session: Journey, name: str, where: str) -> None:
+        service = self.unit(session, name)
+        sig = getattr(signal, service.get("KillSignal", "SIGTERM"))
+        assert service.get("KillMode") == "mixed", f"{name}: signal the main process only"
+        timeout = float(service.get("TimeoutStopSec", "90"))
+        session.stop(name, where, sig, group=False, timeout=timeout)
+
+    def reload(self, session: Journey, name: str, where: str) -> None:
+        service = self.unit(session, name)
+        words = shlex.split(service["ExecReload"])
+        assert words[0].endswith("kill") and words[-1] == "$MAINPID", service["ExecReload"]
+        sig = getattr(signal, "SIG" + words[1].lstrip("-").removeprefix("SIG"))
+        server = session.servers[name]
+        server.proc.send_signal(sig)
+        self.reloaded.append(name)
+        session.log(f"# reload {name}: {sig.name} to {server.proc.pid}")
+
+    def __call__(
+        self,
+        session: Journey,
+        command: docs_blocks.Command,
+        words: list[str],
+        shown: tuple[str, ...],
+    ) -> bool:
+        where = f"{command.where}: `{command.text}`"
+        verb, *names = [word for word in words[1:] if not word.startswith("-")]
+        if verb == "daemon-reload" or (names and names[0] == "nginx"):
+            session.skipped(where, journey.NOT_EXECUTABLE["systemctl"])
+            return True
+        for name in names:
+            if verb in {"enable", "start"}:
+                assert verb == "start" or "--now" in words, where
+                self.start(session, name, where)
+            elif verb == "restart":
+                self.stop(session, name, where)
+                self.start(session, name, where)
+            elif verb == "reload":
+                self.reload(session, name, where)
+            elif verb == "stop":
+                self.stop(session, name, where)
+            elif verb == "status":
+                server = session.servers[name]
+                assert server.proc.poll() is None, f"{where}: {name} is not running"
+        return True
+
+
+@pytest.mark.timeout(600)
+def test_systemd(make_journey: type[Journey], redis_server: RedisServer, tmp_path: Path) -> None:
+    """The systemd guide, its units run the way systemd would run them (see ``Systemd``)."""
+    root = tmp_path / "server"
+    systemd = Systemd(root)
+
+    def not_a_clone(session: Journey, command: object, words: list[str], shown: object) -> bool:
+        session.skipped(" ".join(words), "the project here is not a git clone; its code is current")
+        return True
+
+    session = make_journey(
+        prefer=("pip",),
+        ports={"6379": str(redis_server.port)},
+        handlers={"systemctl": systemd, "git": not_a_clone},
+    )
+    project = session.root / "prodserver-quickstart" / "mysite"
+    session.paths.update(
+        {
+            "/srv/mysite/.venv": str(session.root / "prodserver-quickstart" / ".venv"),
+            "/srv/mysite": str(project),
+            **{path: str(root / path.lstrip("/")) for path in SERVER_PATHS},
+        }
+    )
+    walk(session, "guides/systemd.md")
+    assert systemd.reloaded == ["mysite-web"]
+    web = next(s for s in session.finished if s.name == "mysite-web")
+    log = web.output()
+    assert "Handling signal: hup" in log, log
+    socket_path = root / "run" / "mysite" / "gunicorn.sock"
+    assert not socket_path.exists(), "Gunicorn removes its socket when it stops"
+    started = [name for name, _ in session.stopped if name.startswith("mysite-")]
+    # web: stopped at the end; worker and beat: restarted by the deploy, then stopped.
+    assert sorted(started) == sorted(
+        ["mysite-worker", "mysite-beat", "mysite-web", "mysite-worker", "mysite-beat"]
+    )
+
+
+SERVER_PATHS = (
+    "/etc/mysite",
+    "/etc/systemd/system",
+    "/etc/nginx",
+    "/run/mysite",
+    "/var/lib/mysite",
+)

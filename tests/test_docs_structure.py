@@ -57,6 +57,8 @@ ALLOWED_HOSTS = {
     "django-q2.readthedocs.io": "Django-Q2's documentation",
     "whitenoise.readthedocs.io": "WhiteNoise's documentation",
     "docs.docker.com": "Docker's documentation",
+    "kubernetes.io": "Kubernetes' documentation",
+    "www.freedesktop.org": "systemd's manual pages",
     "django-prodserver.readthedocs.io": "these docs, as published",
 }
 # On github.com only the official repositories of tools that have no documentation site.
