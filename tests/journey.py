@@ -284,6 +284,8 @@ class Journey:
     paths: dict[str, str] = field(default_factory=dict)
     prefer: tuple[str, ...] = ()
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: Called after each command the journey ran to completion, with its words and result.
+    after: Callable[[Journey, list[str], subprocess.CompletedProcess[str]], None] | None = None
     cwd: Path = field(init=False)
     env: dict[str, str] = field(init=False)
     servers: dict[str, Server] = field(default_factory=dict)
@@ -477,7 +479,10 @@ class Journey:
         elif self.is_start(words, shown):
             self.start(words, shown, where)
         else:
-            self.finish(self.bash(shlex.join(self.install_target(words))), shown, where)
+            result = self.bash(shlex.join(self.install_target(words)))
+            self.finish(result, shown, where)
+            if self.after is not None:
+                self.after(self, words, result)
 
     @staticmethod
     def is_start(words: list[str], shown: tuple[str, ...]) -> bool:

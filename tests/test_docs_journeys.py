@@ -10,6 +10,7 @@ blocks executed, the steps not executed here and why, and the wall time.
 
 from __future__ import annotations
 
+import http.client
 import re
 import shlex
 import signal
@@ -283,3 +284,63 @@ SERVER_PATHS = (
     "/run/mysite",
     "/var/lib/mysite",
 )
+
+
+# -- backend-switching ----------------------------------------------------------------------
+
+COMPARED_URLS = ("/", "/admin/", "/admin/login/", "/static/admin/css/base.css")
+CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
+
+
+def answers(port: str) -> list[tuple[int, str, str, str]]:
+    """(status, content type, location, body) for each compared URL, without redirects."""
+    found = []
+    for url in COMPARED_URLS:
+        connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=15)
+        connection.request("GET", url, headers={"Host": "localhost"})
+        response = connection.getresponse()
+        body = CSRF_TOKEN.sub('name="csrfmiddlewaretoken" value="..."', response.read().decode())
+        found.append(
+            (
+                response.status,
+                response.getheader("Content-Type", ""),
+                response.getheader("Location", ""),
+                body,
+            )
+        )
+        connection.close()
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_backend_switching(make_journey: type[Journey]) -> None:
+    """Each configuration the page shows for a web process serves the same answers.
+
+    After every ``--dry-run`` of a web process on the page (the configuration just added),
+    that process is started as the page's own start command would, asked for the same URLs
+    (a page, a redirect, the 404 of ``/``, a static file), and stopped with SIGTERM.
+    """
+    served: dict[str, list[tuple[int, str, str, str]]] = {}
+
+    def try_it(session: Journey, words: list[str], result: object) -> None:
+        argv = docs_blocks.prodserver_argv(shlex.join(words)) or []
+        if "--dry-run" not in argv or not argv[0].startswith("web"):
+            return
+        native = session.bash(shlex.join(words)).stdout.strip()
+        port = re.search(r"--(?:bind|listen)=[\w.]+:(\d+)|--port=(\d+)", native)
+        assert port, native
+        start = [word for word in words if word != "--dry-run"]
+        session.start(start, (), f"(test) {native}", name=f"{argv[0]}: {native}")
+        served[native] = answers(port.group(1) or port.group(2))
+        session.stop(f"{argv[0]}: {native}", "(test) compared", signal.SIGTERM, group=False)
+
+    session = make_journey(prefer=("pip",), after=try_it)
+    walk(session, "guides/backend-switching.md")
+    assert session.answered == ["200", "200"], "quickstart's curl, then the trial server's"
+    programs = {native.split()[0] for native in served}
+    assert programs == {"gunicorn", "uvicorn", "granian", "waitress-serve"}, sorted(served)
+    first, *others = served.items()
+    for native, found in others:
+        for url, expected, actual in zip(COMPARED_URLS, first[1], found, strict=True):
+            assert actual == expected, f"{url}: {first[0]} and {native} answer differently"
+    print("\nsame answers from:\n" + "\n".join(served))
