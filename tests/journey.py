@@ -266,12 +266,33 @@ class Server:
     shown: tuple[str, ...]
     expected_status: int = 0
     native: str = ""  # the native command, from --dry-run
+    #: How a signal reaches it, when not by the process started (PID 1 of a container).
+    send: Callable[[int], None] | None = None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
 
 Handler = Callable[["Journey", docs_blocks.Command, list[str], tuple[str, ...]], bool]
+
+
+class StandIn:
+    """A handler that does what a program this machine lacks would do (docker, systemctl)."""
+
+    def __call__(
+        self,
+        session: Journey,
+        command: docs_blocks.Command,
+        words: list[str],
+        shown: tuple[str, ...],
+    ) -> bool:
+        return self.handle(session, f"{command.where}: `{command.text}`", words, shown)
+
+    def handle(
+        self, session: Journey, where: str, words: list[str], shown: tuple[str, ...]
+    ) -> bool:
+        """Do the command; False lets the journey treat it as usual."""
+        raise NotImplementedError
 
 
 @dataclass
@@ -408,9 +429,11 @@ class Journey:
         if append and path.exists() and path.stat().st_size:
             source = path.read_text().rstrip("\n") + "\n\n\n" + source
         if path.name.startswith("requirements") and path.suffix == ".txt":
-            # The package comes from the wheel of this checkout (as `pip install` does here).
+            # The package comes from the wheel of this checkout (as `pip install` does here;
+            # PyPI's "django-prodserver" is another project).
             source = "\n".join(
-                " ".join(self.install_target(line.split())) for line in source.splitlines()
+                self.install_target(["install", line.strip()])[1] if line.strip() else line
+                for line in source.splitlines()
             )
         path.write_text(source if source.endswith("\n") else source + "\n")
         self.log(f"# {'added to' if append else 'wrote'} {target}")
@@ -533,6 +556,7 @@ class Journey:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         expected_status: int = 0,
+        ready: list[str] | None = None,
     ) -> Server:
         if name is None:
             args = docs_blocks.prodserver_argv(shlex.join(words)) or []
@@ -554,7 +578,7 @@ class Journey:
             )
         server = Server(name, proc, log, where, shown, expected_status)
         self.servers[name] = server
-        self.wait_until_ready(server, words, env=env, cwd=cwd)
+        self.wait_until_ready(server, ready or words, env=env, cwd=cwd)
         return server
 
     def wait_until_ready(
@@ -631,6 +655,7 @@ class Journey:
         *,
         group: bool = True,
         timeout: float = 60,
+        send: Callable[[int], None] | None = None,
     ) -> int:
         """Stop one server and check how it ended: status, and the log lines the page shows."""
         server = self.servers.pop(name)
@@ -642,7 +667,10 @@ class Journey:
             f"\n{server.output()[-3000:]}"
         )
         self.wait_for_log(server, server.shown[1:] if server.shown else ())
-        if group:
+        send = send or server.send
+        if send is not None:
+            send(sig)  # e.g. to PID 1 of a container, a child of the process started
+        elif group:
             os.killpg(server.proc.pid, sig)
         else:
             server.proc.send_signal(sig)

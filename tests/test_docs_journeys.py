@@ -23,7 +23,8 @@ import pytest
 import docs_blocks
 import journey
 from conftest import RedisServer
-from journey import Journey
+from docker_stand_in import Docker
+from journey import Journey, StandIn
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -162,7 +163,7 @@ def environment_file(path: Path) -> dict[str, str]:
     return {key: value for key, value in pairs if key and not key.startswith("#")}
 
 
-class Systemd:
+class Systemd(StandIn):
     """What ``systemctl`` does with the page's units, without systemd (not PID 1 here).
 
     ``start`` runs ``ExecStart=`` in ``WorkingDirectory=`` with only ``EnvironmentFile=`` and a
@@ -211,14 +212,9 @@ class Systemd:
         self.reloaded.append(name)
         session.log(f"# reload {name}: {sig.name} to {server.proc.pid}")
 
-    def __call__(
-        self,
-        session: Journey,
-        command: docs_blocks.Command,
-        words: list[str],
-        shown: tuple[str, ...],
+    def handle(
+        self, session: Journey, where: str, words: list[str], shown: tuple[str, ...]
     ) -> bool:
-        where = f"{command.where}: `{command.text}`"
         verb, *names = [word for word in words[1:] if not word.startswith("-")]
         if verb == "daemon-reload" or (names and names[0] == "nginx"):
             session.skipped(where, journey.NOT_EXECUTABLE["systemctl"])
@@ -344,3 +340,23 @@ def test_backend_switching(make_journey: type[Journey]) -> None:
         for url, expected, actual in zip(COMPARED_URLS, first[1], found, strict=True):
             assert actual == expected, f"{url}: {first[0]} and {native} answer differently"
     print("\nsame answers from:\n" + "\n".join(served))
+
+
+# -- docker-deployment ----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(600)
+def test_docker_deployment(make_journey: type[Journey], tmp_path: Path) -> None:
+    """The Docker guide, its images built and run by the stand-in of ``docker_stand_in``."""
+    docker = Docker(tmp_path / "docker")
+    docker.base.mkdir()
+    session = make_journey(prefer=("pip",), handlers={"docker": docker})
+    try:
+        walk(session, "guides/docker-deployment.md")
+    finally:
+        docker.cleanup()
+    assert docker.built == 4, "four builds: simple, with entrypoint, multi-stage, with /healthz/"
+    runs = [line for line in session.executed if "docker run" in line]
+    assert len(runs) == 5, runs
+    # Every server container stopped cleanly (Journey.stop checks the status).
+    assert all(status == 0 for _, status in session.stopped)
