@@ -264,7 +264,6 @@ class Docker(StandIn):
                 i += 2
         image = self.images[words[i]]
         command = words[i + 1 :] or image.cmd
-        argv = [*image.entrypoint, *command]
         env: dict[str, str] = {}
         for env_file in options["env-file"]:
             for line in (session.cwd / env_file).read_text().splitlines():
@@ -284,45 +283,62 @@ class Docker(StandIn):
                 continue
             assert not other.detached, f"{where}: port {ports} is already allocated by {other.name}"
             self.stop(session, other.name, where, signal.SIGINT)  # Ctrl+C in its terminal
+        container = Container(
+            name,
+            image,
+            None,
+            ports,
+            float((options.get("stop-timeout") or ["10"])[-1]),
+            "rm" in flags,
+            "detach" in flags or "d" in flags,
+        )
+        self.launch(session, container, command, env, shown, where)
+        if container.server and image.healthcheck and "no-healthcheck" not in flags:
+            check = [session.sub(image.move(word)) for word in image.healthcheck]
+            result = session.bash(shlex.join(check), env=env, cwd=image.path(image.workdir))
+            assert result.returncode == 0, f"{where}: HEALTHCHECK failed:\n{result.stderr}"
+            session.log(f"# HEALTHCHECK of {name}: healthy")
+
+    def launch(
+        self,
+        session: Journey,
+        container: Container,
+        command: list[str],
+        env: dict[str, str],
+        shown: tuple[str, ...],
+        where: str,
+    ) -> None:
+        """Run the container's command as PID 1: to completion, or a server in the background."""
+        image = container.image
+        argv = [*image.entrypoint, *command]
         program = shutil.which(argv[0], path=env["PATH"])
         assert program, f"{where}: {argv[0]} is not on the image's PATH"
         workdir = image.path(image.workdir)
-        prodserver = docs_blocks.prodserver_argv(shlex.join(command))
-        long_running = prodserver is not None and Journey.is_start(command, shown)
         wrapped = ["unshare", "--pid", "--fork", "--kill-child", program, *argv[1:]]
-        timeout = float((options.get("stop-timeout") or ["10"])[-1])
-        if not long_running:
+        self.containers[container.name] = container
+        prodserver = docs_blocks.prodserver_argv(shlex.join(command))
+        if prodserver is None or not Journey.is_start(command, shown):
             result = session.bash(shlex.join(wrapped), env=env, cwd=workdir)
             session.finish(result, shown, where)
-            self.containers[name] = Container(
-                name, image, None, ports, timeout, "rm" in flags, False, result.returncode
-            )
+            container.status = result.returncode
             return
         server = session.start(
             wrapped,
             shown,
             where,
-            name=f"container {name}",
+            name=f"container {container.name}",
             argv=wrapped,
             env=env,
             cwd=workdir,
             ready=command,
         )
-        detached = "detach" in flags or "d" in flags
-        container = Container(name, image, server, ports, timeout, "rm" in flags, detached)
-        self.containers[name] = container
+        container.server = server
         pid_1 = self.pid_1(server)
         server.send = pid_1.send_signal
         assert pid_1.name().startswith("python"), (
             f"{where}: PID 1 of the container is {pid_1.name()}, not the server: "
             "the stop signal would not reach it"
         )
-        if image.healthcheck and "no-healthcheck" not in flags:
-            check = [image.move(word) for word in image.healthcheck]
-            check = [session.sub(word) for word in check]
-            result = session.bash(shlex.join(check), env=env, cwd=workdir)
-            assert result.returncode == 0, f"{where}: HEALTHCHECK failed:\n{result.stderr}"
-            session.log(f"# HEALTHCHECK of {name}: healthy")
 
     @staticmethod
     def pid_1(server: Server) -> psutil.Process:

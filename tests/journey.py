@@ -427,7 +427,8 @@ class Journey:
         path.parent.mkdir(parents=True, exist_ok=True)
         source = self.sub(source)
         if append and path.exists() and path.stat().st_size:
-            source = path.read_text().rstrip("\n") + "\n\n\n" + source
+            separator = "\n---\n" if path.suffix in {".yaml", ".yml"} else "\n\n\n"
+            source = path.read_text().rstrip("\n") + separator + source
         if path.name.startswith("requirements") and path.suffix == ".txt":
             # The package comes from the wheel of this checkout (as `pip install` does here;
             # PyPI's "django-prodserver" is another project).

@@ -25,6 +25,7 @@ import journey
 from conftest import RedisServer
 from docker_stand_in import Docker
 from journey import Journey, StandIn
+from kubectl_stand_in import Kubectl
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -360,3 +361,29 @@ def test_docker_deployment(make_journey: type[Journey], tmp_path: Path) -> None:
     assert len(runs) == 5, runs
     # Every server container stopped cleanly (Journey.stop checks the status).
     assert all(status == 0 for _, status in session.stopped)
+
+
+# -- kubernetes -----------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(600)
+def test_kubernetes(make_journey: type[Journey], tmp_path: Path) -> None:
+    """The Kubernetes guide after the Docker guide: the image built, the Secret created, the
+    migration Job run, the web pod probed and terminated as the kubelet does (see
+    ``kubectl_stand_in``). The worker and beat pods are not run: this journey's image has no
+    Celery set-up, which the page tells the reader to take from the multi-process guide."""
+    docker = Docker(tmp_path / "docker")
+    docker.base.mkdir()
+    reason = "this journey's image has no Celery set-up (the page points to multi-process)"
+    kubectl = Kubectl(docker, cannot_run={"mysite-worker": reason, "mysite-beat": reason})
+    session = make_journey(prefer=("pip",), handlers={"docker": docker, "kubectl": kubectl})
+    try:
+        with journey.explained(session):
+            session.follow(DOCS / "guides" / "kubernetes.md")
+            assert kubectl.jobs == {"mysite-migrate-1-4-0": 0}
+            assert sorted(kubectl.probed) == ["livenessProbe /healthz/", "readinessProbe /healthz/"]
+            kubectl.terminate_all(session)
+            session.stop_all("end of the page")
+    finally:
+        docker.cleanup()
+    assert ("container pod mysite-web", 0) in session.stopped
