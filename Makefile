@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SPHINXOPTS ?= -W -n --keep-going
-APT_PACKAGES := redis-server chromium wrk
+APT_PACKAGES := redis-server postgresql chromium wrk
 
 .PHONY: help venv install system-deps test lint pytest docs html livehtml linkcheck demo bench clean
 
@@ -23,7 +23,7 @@ venv: $(BIN)/python
 install: venv
 	$(BIN)/python -m pip install -q -e ".[all]" --group dev
 
-# Services and programs the tests start (redis-server for Celery).
+# Services and programs the tests start (redis-server for Celery, PostgreSQL).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -4,17 +4,24 @@ Tests that start servers run ``example/manage.py`` in a subprocess with a settin
 written into ``tmp_path`` (``from mysite.settings import *`` plus the test's own
 ``PRODUCTION_PROCESSES``), a private SQLite file and a private ``XDG_RUNTIME_DIR`` (Gunicorn's
 control socket lives there; two Gunicorns sharing one would delete each other's).
+``redis_server`` and ``postgres_server`` start a real broker and a real database server once per
+session, on free loopback ports; ``postgres_db`` gives a test its own database on it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
+import json
 import os
+import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -103,6 +110,8 @@ class Project:
     tmp_path: Path
     settings_module: str = "mysite.settings"
     started: list[subprocess.Popen[str]] = field(default_factory=list)
+    #: ``DATABASES`` of every settings module written from now on (None: the SQLite file).
+    databases: dict[str, dict[str, Any]] | None = None
     _counter: int = 0
 
     @property
@@ -130,6 +139,8 @@ class Project:
         lines = ["from mysite.settings import *  # noqa: F403"]
         if processes is not None:
             lines.append(f"PRODUCTION_PROCESSES = {processes!r}")
+        if self.databases is not None:
+            lines.append(f"DATABASES = {self.databases!r}")
         lines += [f"{key} = {value!r}" for key, value in values.items()]
         lines.append(extra)
         (self.tmp_path / f"{name}.py").write_text("\n".join(lines) + "\n")
@@ -157,6 +168,41 @@ class Project:
 
     def migrate(self) -> None:
         self.manage("migrate", "--verbosity", "0", check=True)
+
+    def shell_json(self, code: str) -> Any:
+        """Run ``code`` in ``manage.py shell``; return the JSON value its last line printed."""
+        result = self.manage("shell", "--verbosity=0", "--command", code, check=True)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql`` on the project's default database: the SQLite file or PostgreSQL."""
+        default = (self.databases or {}).get("default")
+        if default is None:
+            path = self.tmp_path / "db.sqlite3"
+            with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
+                return db.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(
+            host=default["HOST"],
+            port=default["PORT"],
+            user=default["USER"],
+            dbname=default["NAME"],
+            autocommit=True,
+        ) as conn:
+            return list(conn.execute(sql).fetchall())
+
+    def native_argv(self, name: str) -> list[str]:
+        """The native command ``prodserver NAME --dry-run`` prints, as an argv to start here.
+
+        ``python`` is this interpreter, ``manage.py`` the example's, and other programs come
+        from this virtualenv, as in a shell where it is activated.
+        """
+        words = shlex.split(self.manage("prodserver", name, "--dry-run", check=True).stdout)
+        program = Path(sys.executable).parent / words[0]
+        if words[:2] == ["python", "manage.py"]:
+            return [sys.executable, str(MANAGE_PY), *words[2:]]
+        return [str(program) if program.exists() else words[0], *words[1:]]
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start ``manage.py ARGS`` in the background; ``Project.output(proc)`` reads its log."""
@@ -265,6 +311,157 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _postgres_bindir() -> Path | None:
+    """Debian's PostgreSQL server binaries (newest installed major version), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A throw-away PostgreSQL server on 127.0.0.1 with trust authentication."""
+
+    port: int
+    user: str
+    datadir: Path
+    _databases: list[str] = field(default_factory=list)
+
+    def connect(self, dbname: str = "postgres") -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname=dbname, autocommit=True
+        )
+
+    def query(self, sql: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+        with self.connect(dbname) as conn:
+            return list(conn.execute(sql).fetchall())
+
+    def create_database(self) -> str:
+        """A new, empty database with a unique name."""
+        name = f"test_{len(self._databases)}_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        with self.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self._databases.append(name)
+        return name
+
+    def databases_setting(self, name: str, **options: Any) -> dict[str, dict[str, Any]]:
+        """A ``DATABASES`` setting whose ``default`` is database ``name`` on this server."""
+        return {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": name,
+                "USER": self.user,
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                **options,
+            }
+        }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's ``postgresql`` package) for the whole session.
+
+    ``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` user,
+    in a directory of its own under the system's temporary directory.
+    """
+    bindir = _postgres_bindir()
+    if bindir is None:
+        pytest.fail(
+            "PostgreSQL server binaries are not installed: run 'make system-deps' "
+            "(apt-get install postgresql)"
+        )
+    as_user: list[str] = []
+    workdir = Path(tempfile.mkdtemp(prefix="prodserver-pg-"))
+    user = getpass.getuser()
+    if os.geteuid() == 0:
+        as_user, user = ["runuser", "-u", "postgres", "--"], "postgres"
+        shutil.chown(workdir, user="postgres")
+    datadir = workdir / "data"
+    port = free_port()
+
+    def run(*argv: str) -> None:
+        subprocess.run([*as_user, *argv], check=True, capture_output=True, timeout=120)
+
+    run(str(bindir / "initdb"), "-D", str(datadir), "-U", user, "-A", "trust", "--no-sync")
+    options = (
+        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c max_connections=300 -c full_page_writes=off"
+    )
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(datadir),
+        "-o",
+        options,
+        "-l",
+        str(workdir / "server.log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield PostgresServer(port, user, datadir)
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_server: PostgresServer) -> dict[str, dict[str, Any]]:
+    """A fresh database on the session's PostgreSQL server, as a ``DATABASES`` setting."""
+    return postgres_server.databases_setting(postgres_server.create_database())
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of this checkout, as users install it, built from a copy (no build/ files here)."""
+    source = tmp_path_factory.mktemp("source")
+    for path in ROOT.iterdir():
+        if path.is_file() and path.name in (
+            "pyproject.toml",
+            "README.md",
+            "LICENSE",
+            "CHANGELOG.md",
+        ):
+            shutil.copy(path, source / path.name)
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    out = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (built,) = out.glob("django_prodserver-*.whl")
+    return built
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, project: Project) -> str:
+    """Run the test once on the project's SQLite file and once on a fresh PostgreSQL database.
+
+    The settings the test writes then use that database; ``project.query`` reads it.
+    """
+    if request.param == "postgresql":
+        project.databases = request.getfixturevalue("postgres_db")
+    return str(request.param)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ class Docker(StandIn):
 
     def build(self, session: Journey, words: list[str], where: str) -> None:
         tag = words[words.index("--tag") + 1]
+        target = words[words.index("--target") + 1] if "--target" in words else None
         context = session.cwd / words[-1]
         dockerfile = (context / "Dockerfile").read_text()
         ignore = [
@@ -122,7 +123,13 @@ class Docker(StandIn):
             instruction = instruction.upper()
             if instruction == "FROM":
                 base, _, name = rest.partition(" AS ")
-                image = self.base_image(session, base.strip(), len(stages), where)
+                if target is not None and target in stages:
+                    break  # the target stage is complete
+                if base.strip() in stages:
+                    # A stage built on another goes on in its directory (one target per build).
+                    image = stages[base.strip()]
+                else:
+                    image = self.base_image(session, base.strip(), len(stages), where)
                 stages[name.strip() or str(len(stages))] = image
                 continue
             assert image is not None, f"{where}: {instruction} before FROM"

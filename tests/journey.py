@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -50,7 +48,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import docs_blocks
@@ -429,7 +426,7 @@ class Journey:
         if append and path.exists() and path.stat().st_size:
             separator = "\n---\n" if path.suffix in {".yaml", ".yml"} else "\n\n\n"
             source = path.read_text().rstrip("\n") + separator + source
-        if path.name.startswith("requirements") and path.suffix == ".txt":
+        if path.suffix == ".txt":
             # The package comes from the wheel of this checkout (as `pip install` does here;
             # PyPI's "django-prodserver" is another project).
             source = "\n".join(
@@ -723,37 +720,3 @@ def explained(journey: Journey) -> Iterator[None]:
     except AssertionError as exc:
         transcript = "\n".join(journey.transcript[-80:])
         raise AssertionError(f"{exc}\n\n--- session so far ---\n{transcript}") from None
-
-
-def build_wheel(out: Path, scratch: Path) -> Path:
-    """A wheel of this checkout, built from a copy so the checkout gets no build/ files."""
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(docs_blocks.ROOT / name, scratch / name)
-    shutil.copytree(
-        docs_blocks.ROOT / "src",
-        scratch / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
-        cwd=scratch,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (built,) = out.glob("django_prodserver-*.whl")
-    return built
-
-
-def settings_value(journey: Journey, expression: str, settings: str = "mysite.settings") -> Any:
-    """Evaluate ``expression`` on the project's settings module, in the journey's venv."""
-    code = (
-        "import json, os, django; "
-        f"os.environ['DJANGO_SETTINGS_MODULE'] = {settings!r}; django.setup(); "
-        "from django.conf import settings; "
-        f"print(json.dumps({expression}, default=str))"
-    )
-    result = journey.bash(f"python -c {shlex.quote(code)}")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -107,7 +107,7 @@ CHECK_CASES = [
     ),
     pytest.param(
         {"web": {"BACKEND": f"{HERE}.NotInstalledBackend"}},
-        "E008",
+        "W002",
         'HINT: Install it: pip install "django-prodserver[nothing]"',
         id="not-installed",
     ),
@@ -177,12 +177,12 @@ def test_only_process_narrows_the_check(settings: Settings) -> None:
         "web": {"BACKEND": GUNICORN},
         "worker": {"BACKEND": f"{HERE}.NotInstalledBackend"},
     }
-    assert prodserver_ids(run_check()) == ["E008"]
+    assert prodserver_ids(run_check()) == ["W002"]
     with only_process("web"):
         assert prodserver_ids(run_check()) == []
     with only_process("worker"):
-        assert prodserver_ids(run_check()) == ["E008"]
-    assert prodserver_ids(run_check()) == ["E008"]
+        assert prodserver_ids(run_check()) == ["W002"]
+    assert prodserver_ids(run_check()) == ["W002"]
 
 
 def test_missing_setting_warns_but_does_not_block_migrate(project: Any) -> None:

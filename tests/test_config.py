@@ -156,13 +156,13 @@ PROCESS_PROBLEMS = [
     ),
     pytest.param(
         {"BACKEND": f"{HERE}.NotInstalledBackend"},
-        "prodserver.E008",
+        "prodserver.W002",
         ['"definitely_not_installed_pkg" package is not installed', "Install "],
         id="package-missing",
     ),
     pytest.param(
         {"BACKEND": f"{HERE}.NotInstalledWithExtra"},
-        "prodserver.E008",
+        "prodserver.W002",
         ['pip install "django-prodserver[nothing]"'],
         id="package-missing-extra",
     ),

@@ -1,18 +1,18 @@
-"""DjangoQ2Worker with the ORM broker on SQLite: ``manage.py prodserver NAME`` runs a cluster.
+"""DjangoQ2Worker with the ORM broker: ``manage.py prodserver NAME`` runs a cluster.
 
 Tasks are enqueued with ``async_task`` by a separate ``manage.py shell`` process and leave files
 behind (see ``example/mysite/tasks.py``); results and the queue are read back from the
-database. Every process the cluster forks has the project directory as its working directory,
-which is how the tests find orphans after the command has exited.
+database. The main journey (migrate, enqueue, run, stop mid-task) runs on SQLite and on a fresh
+PostgreSQL database (the ``database`` fixture); the rest on SQLite. Every process the cluster
+forks has the project directory as its working directory, which is how the tests find orphans
+after the command has exited.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -52,27 +52,35 @@ def enqueue(project: Project, *tasks: tuple[Path, float, str | None]) -> list[st
             "print(json.dumps(ids))",
         ]
     )
-    result = project.manage("shell", "--verbosity=0", "--command", code, check=True)
-    ids: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    ids: list[str] = project.shell_json(code)
     return ids
-
-
-def query(project: Project, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(project.tmp_path / "db.sqlite3", timeout=10) as db:
-        return db.execute(sql).fetchall()
 
 
 def results(project: Project) -> dict[str, bool]:
     """Finished tasks: id -> success."""
-    return {str(i): bool(ok) for i, ok in query(project, "SELECT id, success FROM django_q_task")}
+    return {str(i): bool(ok) for i, ok in project.query("SELECT id, success FROM django_q_task")}
+
+
+def task_results(project: Project, ids: list[str]) -> list[object]:
+    """What each task returned, as Django-Q2 reads it back from the database (signed pickles)."""
+    code = "import json\nfrom django_q.tasks import result\n"
+    code += f"print(json.dumps([result(task_id) for task_id in {ids!r}]))"
+    values: list[object] = project.shell_json(code)
+    return values
 
 
 def queued(project: Project) -> list[tuple[str, datetime]]:
-    """Tasks still in the ORM broker: (queue name, locked until)."""
-    rows = query(project, "SELECT key, lock FROM django_q_ormq")
+    """Tasks still in the ORM broker: (queue name, locked until).
+
+    SQLite returns the time as naive UTC text, PostgreSQL as an aware datetime.
+    """
+    locks = [
+        (str(key), lock if isinstance(lock, datetime) else datetime.fromisoformat(str(lock)))
+        for key, lock in project.query("SELECT key, lock FROM django_q_ormq")
+    ]
     return [
-        (str(key), datetime.fromisoformat(str(lock)).replace(tzinfo=timezone.utc))
-        for key, lock in rows
+        (key, lock.astimezone(timezone.utc) if lock.tzinfo else lock.replace(tzinfo=timezone.utc))
+        for key, lock in locks
     ]
 
 
@@ -90,18 +98,22 @@ def wait_for(
     return time.monotonic() - start
 
 
-def test_runs_a_task_enqueued_by_another_process(project: Project) -> None:
+def test_runs_tasks_enqueued_by_another_process(project: Project, database: str) -> None:
     use_cluster(project)
     project.migrate()
-    done = project.tmp_path / "done.txt"
-    (task_id,) = enqueue(project, (done, 0, None))
+    paths = [project.tmp_path / f"done-{n}.txt" for n in range(3)]
+    ids = enqueue(project, *((path, 0, None) for path in paths))
 
     proc = project.start("prodserver", "qcluster")
-    seconds = wait_for(done.exists, proc, "the task ran")
-    print(f"\nDjangoQ2Worker: start to first task done: {seconds:.2f} s")
-    # The monitor saves the result, then acknowledges (deletes) the queued task.
-    wait_for(lambda: queued(project) == [], proc, "the task was acknowledged")
-    assert results(project) == {task_id: True}
+    seconds = wait_for(paths[0].exists, proc, "the first task ran")
+    print(f"\nDjangoQ2Worker ({database}): start to first task done: {seconds:.2f} s")
+    # The monitor saves each result, then acknowledges (deletes) the queued task.
+    wait_for(lambda: queued(project) == [], proc, "the tasks were acknowledged")
+    assert results(project) == dict.fromkeys(ids, True)
+    # Each task returned the pid of the worker that ran it, a process of this cluster.
+    workers = {int(Path(f"{path}.started").read_text()) for path in paths}
+    assert set(task_results(project, ids)) == workers
+    assert workers <= {p.pid for p in descendants(proc.pid)}
     # A sentinel, 2 workers, a pusher and a monitor, all below the command's own process.
     assert len(descendants(proc.pid)) == 5
     assert len(project_processes(project)) == 1 + 5  # what the orphan checks look for
@@ -111,7 +123,9 @@ def test_runs_a_task_enqueued_by_another_process(project: Project) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_stop_signal_lets_the_running_task_finish(project: Project, sig: int) -> None:
+def test_stop_signal_lets_the_running_task_finish(
+    project: Project, database: str, sig: int
+) -> None:
     use_cluster(project, workers=1)
     project.migrate()
     running = project.tmp_path / "running.txt"

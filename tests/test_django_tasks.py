@@ -1,14 +1,15 @@
-"""DjangoTasksWorker on a real SQLite database: ``manage.py prodserver NAME`` runs ``db_worker``.
+"""DjangoTasksWorker on a real database: ``manage.py prodserver NAME`` runs ``db_worker``.
 
 Tasks are enqueued by a separate ``manage.py shell`` process and leave files behind (see
-``example/mysite/tasks.py``); their state is read back from the database the worker uses.
+``example/mysite/tasks.py``); their state is read back from the database the worker uses. The
+main journey (migrate, enqueue, run, stop mid-task) runs on SQLite and on a fresh PostgreSQL
+database (the ``database`` fixture); the rest on SQLite.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -48,16 +49,28 @@ def enqueue(project: Project, *tasks: tuple[Path, float, str]) -> list[str]:
             "print(json.dumps(ids))",
         ]
     )
-    result = project.manage("shell", "--verbosity=0", "--command", code, check=True)
-    ids: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    ids: list[str] = project.shell_json(code)
     return ids
 
 
+def task_rows(project: Project) -> dict[str, tuple[str, object]]:
+    """Task id (hex) -> (status, return value), read straight from the database.
+
+    SQLite stores the id as hex and the value as JSON text; PostgreSQL as uuid and jsonb.
+    """
+    rows = project.query("SELECT id, status, return_value FROM django_tasks_database_dbtaskresult")
+    return {
+        str(task_id).replace("-", ""): (
+            str(status),
+            json.loads(value) if isinstance(value, str) else value,
+        )
+        for task_id, status, value in rows
+    }
+
+
 def statuses(project: Project) -> dict[str, str]:
-    """Task id (hex, as stored) -> status, read straight from the database."""
-    with sqlite3.connect(project.tmp_path / "db.sqlite3", timeout=10) as db:
-        rows = db.execute("SELECT id, status FROM django_tasks_database_dbtaskresult").fetchall()
-    return {str(task_id): str(status) for task_id, status in rows}
+    """Task id (hex) -> status."""
+    return {task_id: status for task_id, (status, _) in task_rows(project).items()}
 
 
 def status_of(project: Project, task_id: str) -> str:
@@ -76,30 +89,36 @@ def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) 
     return time.monotonic() - start
 
 
-def test_runs_a_task_enqueued_by_another_process(project: Project) -> None:
+def test_runs_tasks_enqueued_by_another_process(project: Project, database: str) -> None:
     # DEBUG on is the trap: db_worker would then start its auto-reloader by default.
     use_worker(project, DEBUG=True)
     project.migrate()
-    done = project.tmp_path / "done.txt"
-    (task_id,) = enqueue(project, (done, 0, "default"))
-    assert status_of(project, task_id) == "READY"
+    paths = [project.tmp_path / f"done-{n}.txt" for n in range(3)]
+    ids = enqueue(project, *((path, 0, "default") for path in paths))
+    assert [status_of(project, task_id) for task_id in ids] == ["READY"] * 3
 
     proc = project.start("prodserver", "tasks")
-    seconds = wait_for_file(done, proc)
-    print(f"\nDjangoTasksWorker: start to first task done: {seconds:.2f} s")
+    seconds = wait_for_file(paths[0], proc)
+    print(f"\nDjangoTasksWorker ({database}): start to first task done: {seconds:.2f} s")
 
-    assert done.read_text() == "done"
+    for path in paths:
+        wait_for_file(path, proc)
+        assert path.read_text() == "done"
     deadline = time.monotonic() + 20
-    while status_of(project, task_id) != "SUCCESSFUL" and time.monotonic() < deadline:
+    while set(statuses(project).values()) != {"SUCCESSFUL"} and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert status_of(project, task_id) == "SUCCESSFUL"
+    # Each result is in the database: the task returns the pid of the process that ran it.
+    rows = task_rows(project)
+    assert [rows[task_id.replace("-", "")] for task_id in ids] == [("SUCCESSFUL", proc.pid)] * 3
     assert descendants(proc.pid) == [], "db_worker must not run under the auto-reloader"
     assert project.stop(proc) == 0
     assert "db_worker --no-reload" in project.output(proc)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_stop_signal_lets_the_running_task_finish(project: Project, sig: int) -> None:
+def test_stop_signal_lets_the_running_task_finish(
+    project: Project, database: str, sig: int
+) -> None:
     use_worker(project, DEBUG=True)
     project.migrate()
     running, waiting = project.tmp_path / "running.txt", project.tmp_path / "waiting.txt"

@@ -32,13 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.server]
 DOCS = docs_blocks.docs_root()
 
 
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return journey.build_wheel(
-        tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("wheel-source")
-    )
-
-
 @pytest.fixture
 def make_journey(wheel: Path, tmp_path: Path) -> Iterator[type[Journey]]:
     made: list[Journey] = []

@@ -408,6 +408,14 @@ BATTERY = [
         status=2,
     ),
     case(
+        "show-secrets-without-dry-run",
+        WEB,
+        ("web", "--show-secrets"),
+        "manage.py prodserver: error: argument --show-secrets: add --dry-run or --list; the "
+        "start line always masks secrets.",
+        status=2,
+    ),
+    case(
         "list-with-bad-setting",
         "web",
         ("--list",),
@@ -514,8 +522,8 @@ def test_backend_package_really_not_installed(tmp_path: Path) -> None:
         'package is not installed. Install it: pip install "django-prodserver[gunicorn]"'
     ]
     check = run(str(MANAGE_PY), "check")
-    assert check.returncode == 1
-    assert "(prodserver.E008)" in check.stderr
+    assert check.returncode == 0  # a warning: migrate and other processes still run here
+    assert "(prodserver.W002)" in check.stderr
     assert 'HINT: Install it: pip install "django-prodserver[gunicorn]"' in check.stderr
 
 
@@ -525,18 +533,24 @@ def test_list_shows_a_broken_process_and_fails(project: Project) -> None:
         {
             "web": {"BACKEND": GUNICORN, "ARGS": {"workers": 2}},
             "other": {"BACKEND": "custom_backends.NotInstalled"},
+            "broken": {"BACKEND": GUNICORN, "ARGS": "--workers=2"},
         }
     )
     result = project.manage("prodserver", "--list")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "web\tGunicornServer\tgunicorn mysite.wsgi:application --workers=2",
-        'other\t(misconfigured)\tPRODUCTION_PROCESSES["other"] uses NotInstalled, but the '
+        # Not installed in this environment (a split image) is not broken: exit 0 for it alone.
+        'other\t(cannot start here)\tPRODUCTION_PROCESSES["other"] uses NotInstalled, but the '
         '"definitely_not_installed_pkg" package is not installed. '
         "Install definitely_not_installed_pkg.",
+        'broken\t(misconfigured)\tPRODUCTION_PROCESSES["broken"]["ARGS"] must be a dict of option '
+        "names to values or a list of strings, not str '--workers=2'. Write ARGS as a dict such "
+        'as {"workers": 4, "preload": True} (keys are the server\'s long options without the '
+        'dashes) or as a list of strings such as ["--workers=4"].',
     ]
     assert result.stderr.splitlines() == [
-        "ProdserverError: 1 of 2 processes in PRODUCTION_PROCESSES cannot start (other); fix "
+        "ProdserverError: 1 of 3 processes in PRODUCTION_PROCESSES cannot start (broken); fix "
         "them as shown above (manage.py check lists every problem)."
     ]
 
@@ -777,7 +791,18 @@ def test_checks_ignore_other_processes(project: Project) -> None:
     result = project.manage("prodserver", "web", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert project.manage("check").returncode == 1  # but manage.py check names it
+    check = project.manage("check")  # manage.py check names it, as a warning (split images)
+    assert check.returncode == 0
+    assert "(prodserver.W002)" in check.stderr
+
+
+def test_help_lists_every_option() -> None:
+    from django_prodserver.management.commands.prodserver import Command
+
+    help_text = Command().create_parser("manage.py", "prodserver").format_help()
+    for option in ("--list", "--dry-run", "--show-secrets", "--skip-checks"):
+        assert option in help_text
+    assert "instead of ***, to copy a command into a shell" in " ".join(help_text.split())
 
 
 def test_call_command_in_process(settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -791,6 +816,15 @@ def test_call_command_in_process(settings: Any, capsys: pytest.CaptureFixture[st
     )
     call_command("prodserver", dry_run=True, server_args=["--timeout=5"])
     assert capsys.readouterr().out.endswith("--workers=2 --timeout=5\n")
+    settings.PRODUCTION_PROCESSES = {
+        "web": {"BACKEND": GUNICORN, "ARGS": {"env": "DATABASE_URL=postgres://a:S3CRET@db/a"}}
+    }
+    call_command("prodserver", "--dry-run")
+    assert capsys.readouterr().out.endswith("'--env=DATABASE_URL=postgres://a:***@db/a'\n")
+    call_command("prodserver", "--dry-run", "--show-secrets")
+    assert capsys.readouterr().out.endswith(" --env=DATABASE_URL=postgres://a:S3CRET@db/a\n")
+    with pytest.raises(CommandError, match="argument --show-secrets: add --dry-run or --list"):
+        call_command("prodserver", "--show-secrets")
     with pytest.raises(CommandError, match="unrecognized arguments: extra"):
         call_command("prodserver", "web", "extra")
     with pytest.raises(CommandError, match=re.escape('Unknown process "nope"')):

@@ -369,6 +369,21 @@ def _(project: Project, request: pytest.FixtureRequest) -> str:
     return completed(project, "prodserver", "worker")
 
 
+@reproduces("ts-debug-on")
+def _(project: Project, request: pytest.FixtureRequest) -> str:
+    port = web(project, GUNICORN, DEBUG=True)
+    with serving(project, port) as (url, proc):
+        status, _ = fetch(f"{url}/")
+        assert status == 200, "the page says the process starts and serves all the same"
+    output = shown_as(project.output(proc), port)
+    # The page shows the settings module a user has, not the test's own.
+    output = output.replace(f"(settings {project.settings_module})", "(settings mysite.settings)")
+    # And Django's deployment checks report DEBUG, as the fix says.
+    checks = completed(project, "check", "--deploy")
+    assert "(security.W018)" in checks, checks
+    return output + checks
+
+
 def with_static_file(project: Project) -> str:
     """A project stylesheet, ``static/css/site.css``; return the setting that finds it."""
     css = project.tmp_path / "static" / "css" / "site.css"

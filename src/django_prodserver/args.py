@@ -27,11 +27,19 @@ class ArgsTypeError(TypeError):
     ``detail`` reads on directly after the name of the setting (``["workers"] must be ...``,
     `` key "--workers" must ...``), so the settings validation can say exactly where the
     problem is: ``PRODUCTION_PROCESSES["web"]["ARGS"]["workers"] must be ...``.
+
+    When one entry's value is wrong, ``key`` names the entry and ``without_value`` is the same
+    detail without the value, for an entry whose value is secret (see
+    :mod:`django_prodserver.masking`).
     """
 
-    def __init__(self, detail: str) -> None:
+    def __init__(
+        self, detail: str, *, key: str | None = None, without_value: str | None = None
+    ) -> None:
         super().__init__(f"ARGS{detail}")
         self.detail = detail
+        self.key = key
+        self.without_value = without_value if without_value is not None else detail
 
 
 def option_name(key: str) -> str:
@@ -47,7 +55,8 @@ def _scalar(key: str, value: object, *, in_list: bool = False) -> str:
             if in_list
             else "must be a string, a number, a path, True/False/None or a list of those"
         )
-        raise ArgsTypeError(f'["{key}"] {expected}, not {type(value).__name__} {value!r}')
+        detail = f'["{key}"] {expected}, not {type(value).__name__}'
+        raise ArgsTypeError(f"{detail} {value!r}", key=key, without_value=detail)
     return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
 
 

@@ -41,6 +41,9 @@ def only_process(name: str) -> Iterator[None]:
 
 
 def _to_message(problem: ConfigProblem) -> checks.CheckMessage:
+    # Problems that quote ARGS come masked with their backend's secret options; masking again
+    # here covers any other problem a backend reports.
+    problem = problem.masked()
     level = checks.Warning if problem.id.startswith("prodserver.W") else checks.Error
     return level(problem.msg, hint=problem.hint or None, id=problem.id)
 

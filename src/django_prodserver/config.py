@@ -19,6 +19,7 @@ from django_prodserver.args import ArgsSetting, ArgsTypeError, translate_args
 from django_prodserver.backends import BUILTIN_BACKENDS
 from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
 from django_prodserver.errors import ArgsRejected, ProdserverError
+from django_prodserver.masking import is_secret_option, mask_text
 
 SETTING = "PRODUCTION_PROCESSES"
 KNOWN_KEYS = ("BACKEND", "ARGS", "APP")
@@ -186,12 +187,14 @@ def load_process(name: str, raw: object) -> tuple[ProcessConfig | None, list[Con
     backend, backend_problems = _load_backend(setting, raw.get("BACKEND"))
     problems += backend_problems
     args = raw.get("ARGS", {})
+    secret_options = backend.secret_options if backend is not None else frozenset()
     try:
         translate_args(args)
     except ArgsTypeError as exc:
+        secret = exc.key is not None and is_secret_option(exc.key, secret_options)
         problems.append(
             ConfigProblem(
-                f'{setting}["ARGS"]{exc.detail}.',
+                f'{setting}["ARGS"]{exc.without_value if secret else exc.detail}.',
                 'Write ARGS as a dict such as {"workers": 4, "preload": True} '
                 "(keys are the server's long options without the dashes) or as a list of "
                 'strings such as ["--workers=4"].',
@@ -209,12 +212,12 @@ def load_process(name: str, raw: object) -> tuple[ProcessConfig | None, list[Con
         )
         app = None
     if backend is None or problems:
-        return None, problems
+        return None, [problem.masked(secret_options) for problem in problems]
     config = ProcessConfig(
         name=name, backend=backend, args=args if args is not None else {}, app=app
     )
     problems += backend.config_problems(config)
-    return (None if problems else config), problems
+    return (None if problems else config), [problem.masked(secret_options) for problem in problems]
 
 
 def get_process(name: str | None) -> ProcessConfig:
@@ -245,8 +248,8 @@ def sentence(text: str) -> str:
 
 
 def problem_line(problem: ConfigProblem) -> str:
-    """One line for the terminal: what is wrong, then the fix."""
-    return f"{sentence(problem.msg)} {problem.hint}".rstrip()
+    """One line for the terminal: what is wrong, then the fix, with any secret masked."""
+    return mask_text(f"{sentence(problem.msg)} {problem.hint}".rstrip())
 
 
 def rejected_args_problem(
@@ -276,7 +279,8 @@ def target_problem(backend: BaseServerBackend) -> ConfigProblem | None:
     try:
         backend.prep_server_args()
     except ProdserverError as exc:
-        return ConfigProblem(str(exc), "", id="prodserver.E009")
+        check_id = getattr(exc, "check_id", "prodserver.E009")
+        return ConfigProblem(str(exc), "", id=check_id).masked(backend.secret_options)
     return None
 
 
@@ -297,9 +301,11 @@ def args_problem(backend: BaseServerBackend) -> ConfigProblem | None:
                 command_line = True
             except ArgsRejected:
                 pass
-        return rejected_args_problem(
+        problem = rejected_args_problem(
             backend.name, backend.program, str(exc), command_line=command_line
         )
+        # The parser may quote what it refused, and that may be a secret.
+        return problem.masked(backend.secret_options)
     return None
 
 

@@ -8,11 +8,12 @@ Django needs, how its own parser checks arguments, and how it starts in this pro
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from django_prodserver.args import ArgValue, mentions_option, translate_args
+from django_prodserver.masking import mask_command, mask_text
 
 if TYPE_CHECKING:
     from django_prodserver.config import ProcessConfig
@@ -26,6 +27,14 @@ class ConfigProblem:
     hint: str
     id: str = "prodserver.E009"
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def masked(self, secret_options: Collection[str] = ()) -> ConfigProblem:
+        """The same problem with the secrets in its text masked (it may quote ARGS values)."""
+        return replace(
+            self,
+            msg=mask_text(self.msg, secret_options),
+            hint=mask_text(self.hint, secret_options),
+        )
 
 
 class BaseServerBackend:
@@ -47,6 +56,10 @@ class BaseServerBackend:
     requires_app: ClassVar[bool] = False
     #: Options Django needs that the user may override through ARGS.
     default_args: ClassVar[Mapping[str, ArgValue]] = {}
+    #: Options whose values are secret although their names do not say so (``"dsn"``), as
+    #: ARGS keys or long option names; everything ``prodserver`` prints masks their values,
+    #: as it masks URL passwords and options named like ``password`` or ``api_key``.
+    secret_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: ProcessConfig, extra_args: Sequence[str] = ()) -> None:
         self.config = config
@@ -94,7 +107,10 @@ class BaseServerBackend:
                     f'{setting} uses {cls.__name__}, but the "{cls.package}" package is not '
                     "installed.",
                     f"Install it: {install}" if install else f"Install {cls.package}.",
-                    id="prodserver.E008",
+                    # A warning, not an error: an image built for other processes (a web image
+                    # without the worker's packages) must still run migrate, check and their
+                    # prodserver; starting this process stops with this line (get_process).
+                    id="prodserver.W002",
                 )
             )
         return problems
@@ -123,3 +139,7 @@ class BaseServerBackend:
     def native_command(self) -> list[str]:
         """The native command line equivalent to what :meth:`start_server` runs."""
         return [*self.native_prefix(), *self.prep_server_args()]
+
+    def masked_command(self) -> list[str]:
+        """:meth:`native_command` with its secrets masked: what ``prodserver`` prints."""
+        return mask_command(self.native_command(), self.secret_options)

@@ -4,15 +4,20 @@ Granian's default interface is RSGI, which Django does not speak (every request 
 500), so each backend sets the interface: ``asginl`` (ASGI without lifespan, which Django does
 not implement) or ``wsgi``. As with the native command, ``GRANIAN_*`` environment variables
 are read.
+
+Granian forks its workers from its main process, so, once validated, the backend hands this
+process over to the ``granian`` program itself (see :mod:`django_prodserver.handover`): the
+workers import the project themselves, and a SIGHUP respawn serves only new code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django_prodserver.backends._parsers import parse_click, run_click
+from django_prodserver.backends._parsers import parse_click
 from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.targets import asgi_application, import_target, wsgi_application
+from django_prodserver.handover import exec_python
+from django_prodserver.targets import asgi_target, wsgi_target
 
 
 class GranianASGIServer(BaseServerBackend):
@@ -24,7 +29,7 @@ class GranianASGIServer(BaseServerBackend):
     default_args = {"interface": "asginl"}
 
     def trailing_args(self) -> list[str]:
-        return [import_target(asgi_application(self.name, self.config.app))]
+        return [asgi_target(self.name, self.config.app)]
 
     def validate_args(self, args: Sequence[str]) -> None:
         from granian.cli import cli
@@ -32,9 +37,7 @@ class GranianASGIServer(BaseServerBackend):
         parse_click(cli, self.program, args, auto_envvar_prefix="GRANIAN")
 
     def start_server(self, *args: str) -> None:
-        from granian.cli import cli
-
-        run_click(cli, self.program, args, auto_envvar_prefix="GRANIAN")
+        exec_python(["-m", "granian", *args])
 
 
 class GranianWSGIServer(GranianASGIServer):
@@ -43,4 +46,4 @@ class GranianWSGIServer(GranianASGIServer):
     default_args = {"interface": "wsgi"}
 
     def trailing_args(self) -> list[str]:
-        return [import_target(wsgi_application(self.name, self.config.app))]
+        return [wsgi_target(self.name, self.config.app)]

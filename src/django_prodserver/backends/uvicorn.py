@@ -4,16 +4,28 @@ Django does not speak the ASGI lifespan protocol, so ``--lifespan=off`` is the d
 ``auto`` Uvicorn logs Django's refusal at every start). Uvicorn's own ``--interface=wsgi`` is
 deprecated in favour of a2wsgi, so :class:`UvicornWSGIServer` serves
 :mod:`django_prodserver.wsgi_as_asgi`, which wraps the WSGI application with a2wsgi.
+
+With ``--workers`` above 1, Uvicorn's supervisor exits with status 0 when its workers cannot
+start (the application fails to import), which a container platform takes for a clean stop.
+Here that exit becomes status 3, Uvicorn's own code for a failed start, unless a stop signal
+arrived. Uvicorn's workers are spawned, not forked, so they import the project themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
 
 from django_prodserver.backends._parsers import parse_click, run_click
 from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.targets import asgi_application, import_target
+from django_prodserver.targets import asgi_target, wsgi_target
+
+#: Uvicorn's exit status for a server that failed to start.
+STARTUP_FAILURE = 3
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 
 #: Environment variable that tells :mod:`django_prodserver.wsgi_as_asgi` which WSGI app to wrap.
 WSGI_APP_ENV = "DJANGO_PRODSERVER_WSGI_APPLICATION"
@@ -28,7 +40,7 @@ class UvicornServer(BaseServerBackend):
     default_args = {"lifespan": "off"}
 
     def leading_args(self) -> list[str]:
-        return [import_target(asgi_application(self.name, self.config.app))]
+        return [asgi_target(self.name, self.config.app)]
 
     def validate_args(self, args: Sequence[str]) -> None:
         from uvicorn.main import main
@@ -38,13 +50,21 @@ class UvicornServer(BaseServerBackend):
     def start_server(self, *args: str) -> None:
         from uvicorn.main import main
 
-        run_click(main, self.program, args)
+        with _stop_signals() as stopped:
+            run_click(main, self.program, args)
+        if _supervised(args) and not stopped():
+            sys.stderr.write(
+                f'prodserver: process "{self.name}": no Uvicorn worker started (see the log '
+                "above), so the start failed; uvicorn itself would exit with status 0.\n"
+            )
+            raise SystemExit(STARTUP_FAILURE)
 
 
 class UvicornWSGIServer(UvicornServer):
     """Serve Django's WSGI application with Uvicorn, through the a2wsgi adapter."""
 
     def leading_args(self) -> list[str]:
+        wsgi_target(self.name, self.config.app)  # the adapter serves it, so it must exist
         return ["django_prodserver.wsgi_as_asgi:application"]
 
     def native_prefix(self) -> list[str]:
@@ -56,3 +76,34 @@ class UvicornWSGIServer(UvicornServer):
         if self.config.app:
             os.environ[WSGI_APP_ENV] = self.config.app
         super().start_server(*args)
+
+
+def _supervised(args: Sequence[str]) -> bool:
+    """Whether Uvicorn runs a supervisor with worker processes (``--workers`` above 1)."""
+    from uvicorn.main import main
+
+    with main.make_context("uvicorn", list(args)) as ctx:  # WEB_CONCURRENCY counts too
+        workers = ctx.params.get("workers") or 1
+        return int(workers) > 1 and not ctx.params.get("reload")
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[Callable[[], bool]]:
+    """Record whether a stop signal arrived while the block ran, whoever handled it.
+
+    Uvicorn installs its own handlers, so the record uses the interpreter's wakeup file
+    descriptor, to which every handled signal's number is written.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    received = bytearray()
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        yield lambda: any(sig in received for sig in STOP_SIGNALS)
+    finally:
+        signal.set_wakeup_fd(previous)
+        with contextlib.suppress(BlockingIOError):
+            received.extend(os.read(read_end, 4096))
+        os.close(read_end)
+        os.close(write_end)

@@ -14,7 +14,7 @@ from typing import Any
 
 from django_prodserver.backends.base import BaseServerBackend
 from django_prodserver.errors import ArgsRejected
-from django_prodserver.targets import import_target, wsgi_application
+from django_prodserver.targets import wsgi_target
 
 
 class WaitressServer(BaseServerBackend):
@@ -25,7 +25,7 @@ class WaitressServer(BaseServerBackend):
     extra = "waitress"
 
     def trailing_args(self) -> list[str]:
-        return [import_target(wsgi_application(self.name, self.config.app))]
+        return [wsgi_target(self.name, self.config.app)]
 
     def validate_args(self, args: Sequence[str]) -> None:
         import getopt

@@ -15,6 +15,12 @@ command line there itself: argparse would otherwise match ``NAME`` too early whe
 comes first (``prodserver web --dry-run -- --workers=8``). A mistake in the command line itself
 (an unknown prodserver option, a server argument without ``--``) is a usage error: one line,
 exit status 2, as argparse does.
+
+Everything the command prints goes to logs, so it masks secrets (URL passwords, the values of
+secret options; the rule is in :mod:`django_prodserver.masking`): the start line, ``--list``,
+``--dry-run`` (unless ``--show-secrets`` asks for the real command, to copy it into a shell),
+and every error. A process started with ``DEBUG = True`` says so in one warning line after the
+start line; ``--dry-run`` and ``--list`` start nothing, so they do not warn.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from argparse import Namespace
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_prodserver.checks import only_process
 from django_prodserver.config import (
@@ -38,6 +45,8 @@ from django_prodserver.config import (
     target_problem,
 )
 from django_prodserver.errors import ArgsRejected, ProdserverError
+from django_prodserver.handover import release_connections
+from django_prodserver.masking import mask_text
 
 
 class _Parser(CommandParser):
@@ -53,9 +62,15 @@ class _Parser(CommandParser):
             words, server_args = words[:cut], words[cut + 1 :]
         result = super().parse_args(words, namespace)
         result.server_args = server_args
+        if result.show_secrets and not (result.dry_run or result.list_processes):
+            self.error(
+                "argument --show-secrets: add --dry-run or --list; the start line always "
+                "masks secrets"
+            )
         return result
 
     def error(self, message: str) -> NoReturn:
+        message = mask_text(message)  # it may quote a secret typed without "--"
         if not self.called_from_command_line:
             super().error(message)  # raises CommandError for call_command()
         hint = (
@@ -74,6 +89,8 @@ class Command(BaseCommand):
     # Checks run in handle(), after the process is validated, narrowed to that process.
     requires_system_checks: list[str] = []
     stealth_options = ("server_args",)
+    #: The started process's backend's own secret options, for masking errors.
+    secret_options: frozenset[str] = frozenset()
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -100,14 +117,30 @@ class Command(BaseCommand):
             help="Validate the process, print the native command line it would run, and exit.",
         )
         parser.add_argument(
+            "--show-secrets",
+            action="store_true",
+            help="With --dry-run or --list, print passwords and other secrets in the command "
+            "lines instead of ***, to copy a command into a shell. Everything else stays masked.",
+        )
+        parser.add_argument(
             "--skip-checks", action="store_true", help="Skip Django's system checks."
         )
 
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except CommandError as exc:
+            # An error from a backend or a server may quote a secret: mask it as the rest.
+            exc.args = (mask_text(str(exc), self.secret_options), *exc.args[1:])
+            raise
+
     def handle(self, *args: Any, **options: Any) -> None:
+        show_secrets = options.get("show_secrets", False)
         if options["list_processes"]:
-            self.list_processes()
+            self.list_processes(show_secrets=show_secrets)
             return
         config = get_process(options["name"])
+        self.secret_options = config.backend.secret_options
         backend = config.backend(config, options.get("server_args") or ())
         problem = target_problem(backend) or args_problem(backend)
         if problem is not None:
@@ -116,17 +149,23 @@ class Command(BaseCommand):
             with only_process(config.name):
                 self.check(tags=["prodserver"])
         server_args = backend.prep_server_args()
-        command_line = shlex.join(backend.native_command())
         if options["dry_run"]:
-            self.stdout.write(command_line)
+            words = backend.native_command() if show_secrets else backend.masked_command()
+            self.stdout.write(shlex.join(words))
             return
+        command_line = shlex.join(backend.masked_command())
         self.stderr.write(f'prodserver: starting "{config.name}": {command_line}')
+        if settings.DEBUG:
+            self.stderr.write(debug_warning(config.name))
         sys.stderr.flush()
+        # Nothing opened so far (in ready(), by the checks) may reach a forked worker.
+        release_connections()
         try:
             backend.start_server(*server_args)
         except ArgsRejected as exc:
+            reason = mask_text(str(exc), backend.secret_options)
             raise ProdserverError(
-                f'{backend.program} rejected process "{config.name}": {exc}'
+                f'{backend.program} rejected process "{config.name}": {reason}'
             ) from None
         except SystemExit as exc:
             if exc.code not in (0, None):
@@ -136,7 +175,7 @@ class Command(BaseCommand):
                 )
             raise
 
-    def list_processes(self) -> None:
+    def list_processes(self, *, show_secrets: bool = False) -> None:
         """One line per process: name, backend class, native command (or what is wrong)."""
         raw, problems = configured_processes()
         if raw is None or problems:
@@ -148,10 +187,15 @@ class Command(BaseCommand):
                 backend = config.backend(config)
                 problem = target_problem(backend)
                 if problem is None:
-                    command = shlex.join(backend.native_command())
+                    words = backend.native_command() if show_secrets else backend.masked_command()
+                    command = shlex.join(words)
                     self.stdout.write(f"{name}\t{config.backend.__name__}\t{command}")
                     continue
                 problems = [problem]
+            if all(problem.id.startswith("prodserver.W") for problem in problems):
+                # e.g. a worker's package missing in the web image: not broken, just not here.
+                self.stdout.write(f"{name}\t(cannot start here)\t{problem_line(problems[0])}")
+                continue
             broken.append(str(name))
             self.stdout.write(f"{name}\t(misconfigured)\t{problem_line(problems[0])}")
         if broken:
@@ -160,3 +204,14 @@ class Command(BaseCommand):
                 f"({', '.join(broken)}); fix them as shown above (manage.py check lists "
                 "every problem)."
             )
+
+
+def debug_warning(name: str) -> str:
+    """The one line that says a process runs with ``DEBUG = True``, what that means, the fix."""
+    module = getattr(settings, "SETTINGS_MODULE", None)
+    where = f" (settings {module})" if module else ""
+    return (
+        f'prodserver: warning: process "{name}" runs with DEBUG = True{where}, which is meant '
+        "for development: Django shows anyone who causes an error a page with your code and "
+        "settings, and keeps every SQL query in memory. Set DEBUG = False in production."
+    )
