@@ -220,6 +220,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port (connections in TIME_WAIT do not count, as for servers)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 PORT_PATTERNS = (
     r"(?:127\.0\.0\.1|0\.0\.0\.0|localhost):(\d{4,5})\b",
     r'"port":\s*(\d{4,5})\b',
@@ -276,6 +287,8 @@ Handler = Callable[["Journey", docs_blocks.Command, list[str], tuple[str, ...]],
 class StandIn:
     """A handler that does what a program this machine lacks would do (docker, systemctl)."""
 
+    text = ""
+
     def __call__(
         self,
         session: Journey,
@@ -283,6 +296,7 @@ class StandIn:
         words: list[str],
         shown: tuple[str, ...],
     ) -> bool:
+        self.text = session.sub(command.text)  # the command as the page shows it
         return self.handle(session, f"{command.where}: `{command.text}`", words, shown)
 
     def handle(
@@ -350,6 +364,19 @@ class Journey:
     def skipped(self, what: str, why: str) -> None:
         self.not_executed.append(f"{what}: {why}")
         self.log(f"# not executed: {what} ({why})")
+
+    def shell_words(self, script: str, where: str) -> list[str]:
+        """The NUL-separated words ``script`` prints, run by the shell of the session."""
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, f"{where}: {result.stderr}"
+        return result.stdout.rstrip("\0").split("\0")
 
     def bash(
         self, command: str, *, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -481,16 +508,8 @@ class Journey:
             self.env["PATH"] = os.pathsep.join([str(venv / "bin"), self.env["PATH"]])
         elif program == "export":
             # The shell expands the value (``$(...)`` included); its environment is kept.
-            result = subprocess.run(
-                ["bash", "-c", f"{command.text} && env -0"],
-                cwd=self.cwd,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert result.returncode == 0, f"{where}: {result.stderr}"
-            self.env = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
+            items = self.shell_words(f"{command.text} && env -0", where)
+            self.env = dict(item.split("=", 1) for item in items if "=" in item)
         elif program == "chmod":
             mode, *names = words[1:]
             for name in names:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import http.client
 import shlex
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-import docs_blocks
+import journey
 from docker_stand_in import Container, Docker
 from journey import Journey, StandIn
 
@@ -45,7 +44,6 @@ class Kubectl(StandIn):
     jobs: dict[str, int] = field(default_factory=dict)
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> pod spec
     probed: list[str] = field(default_factory=list)
-    text: str = ""
 
     def handle(
         self, session: Journey, where: str, words: list[str], shown: tuple[str, ...]
@@ -69,29 +67,10 @@ class Kubectl(StandIn):
             session.skipped(where, "no Kubernetes cluster here (scaling needs one)")
         return True
 
-    def __call__(
-        self,
-        session: Journey,
-        command: docs_blocks.Command,
-        words: list[str],
-        shown: tuple[str, ...],
-    ) -> bool:
-        self.text = session.sub(command.text)
-        return super().__call__(session, command, words, shown)
-
     def expanded(self, session: Journey, where: str) -> list[str]:
         """The command's words after the shell's expansions (``$(...)``)."""
-        text = self.text
-        result = subprocess.run(
-            ["bash", "-c", f"kubectl() {{ printf '%s\\0' kubectl \"$@\"; }}; {text}"],
-            cwd=session.cwd,
-            env=session.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, f"{where}: {result.stderr}"
-        return result.stdout.rstrip("\0").split("\0")
+        script = f"kubectl() {{ printf '%s\\0' kubectl \"$@\"; }}; {self.text}"
+        return session.shell_words(script, where)
 
     def environment(self, container: dict[str, Any]) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -129,6 +108,12 @@ class Kubectl(StandIn):
             True,
             True,
         )
+        for port in container.get("ports", []):
+            # No network namespace: the pod's port must be free, or a probe could reach
+            # another server.
+            assert journey.port_is_free(int(session.sub(str(port["containerPort"])))), (
+                f"{where}: port {port['containerPort']} of {name} is taken on this machine"
+            )
         self.docker.launch(session, pod, container["command"], env, (), f"{where}: {kind} {name}")
         if kind == "Job":
             self.jobs[name] = pod.status or 0

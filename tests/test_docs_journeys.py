@@ -349,7 +349,8 @@ def test_docker_deployment(make_journey: type[Journey], tmp_path: Path) -> None:
         walk(session, "guides/docker-deployment.md")
     finally:
         docker.cleanup()
-    assert docker.built == 4, "four builds: simple, with entrypoint, multi-stage, with /healthz/"
+    assert docker.built == 5, "simple, entrypoint, multi-stage, with /healthz/, split web image"
+    assert {"mysite", "mysite-web"} <= set(docker.images)
     runs = [line for line in session.executed if "docker run" in line]
     assert len(runs) == 5, runs
     # Every server container stopped cleanly (Journey.stop checks the status).
@@ -372,6 +373,13 @@ def test_kubernetes(make_journey: type[Journey], tmp_path: Path) -> None:
     session = make_journey(prefer=("pip",), handlers={"docker": docker, "kubectl": kubectl})
     try:
         with journey.explained(session):
+            previous = journey.continues(DOCS / "guides" / "kubernetes.md")
+            assert previous is not None
+            session.follow(*previous)
+            # The cluster is not this machine: the Docker guide's containers do not run there.
+            for name, container in list(docker.containers.items()):
+                if container.server is not None:
+                    docker.stop(session, name, "(test) before the cluster")
             session.follow(DOCS / "guides" / "kubernetes.md")
             assert kubectl.jobs == {"mysite-migrate-1-4-0": 0}
             assert sorted(kubectl.probed) == ["livenessProbe /healthz/", "readinessProbe /healthz/"]
