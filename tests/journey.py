@@ -693,6 +693,11 @@ class Journey:
             server.proc.send_signal(sig)
         try:
             status = server.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"{where}: {name} did not stop within {timeout:.0f} s of "
+                f"{signal.Signals(sig).name}:\n{server.output()[-3000:]}"
+            ) from None
         finally:
             kill_tree(server.proc.pid)
         self.stopped.append((name, status))

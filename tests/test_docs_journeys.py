@@ -14,6 +14,7 @@ import http.client
 import re
 import shlex
 import signal
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,6 +171,7 @@ class Systemd(StandIn):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.reloaded: list[str] = []
+        self.sockets: dict[str, int] = {}  # socket path -> permission bits, at start
 
     def unit(self, session: Journey, name: str) -> dict[str, str]:
         path = Path(session.sub(f"/etc/systemd/system/{name}.service"))
@@ -188,6 +190,10 @@ class Systemd(StandIn):
         session.start(
             argv, (), where, name=name, argv=argv, env=env, cwd=Path(service["WorkingDirectory"])
         )
+        if "RuntimeDirectory" in service:
+            runtime = Path(session.sub(f"/run/{service['RuntimeDirectory']}"))
+            for path in runtime.glob("*.sock"):
+                self.sockets[str(path)] = stat.S_IMODE(path.stat().st_mode)
 
     def stop(self, session: Journey, name: str, where: str) -> None:
         service = self.unit(session, name)
@@ -259,6 +265,8 @@ def test_systemd(make_journey: type[Journey], redis_server: RedisServer, tmp_pat
     log = web.output()
     assert "Handling signal: hup" in log, log
     socket_path = root / "run" / "mysite" / "gunicorn.sock"
+    # The page: Gunicorn creates the socket with mode 0777, so nginx's user can connect.
+    assert systemd.sockets == {str(socket_path): 0o777}, systemd.sockets
     assert not socket_path.exists(), "Gunicorn removes its socket when it stops"
     started = [name for name, _ in session.stopped if name.startswith("mysite-")]
     # web: stopped at the end; worker and beat: restarted by the deploy, then stopped.
