@@ -5,11 +5,14 @@ BIN := $(VENV)/bin
 SPHINXOPTS ?= -W -n --keep-going
 APT_PACKAGES := redis-server postgresql chromium wrk
 
-.PHONY: help venv install system-deps test lint pytest docs html livehtml linkcheck demo bench clean
+.PHONY: help venv install system-deps test test-fast lint pytest dist matrix docs html livehtml linkcheck demo bench clean
 
 help:
 	@echo "make docs    build the HTML documentation into docs/_build/html (warnings are errors)"
-	@echo "make test    install system packages and the dev environment, then lint, type-check, test"
+	@echo "make test    install system packages and the dev environment, then lint, type-check, test,"
+	@echo "             build and check the sdist and wheel, and test the wheel on the version matrix"
+	@echo "make test-fast  only the in-process tests (no servers, brokers, browser or docs build)"
+	@echo "make dist    build the sdist and the wheel into dist/ and check them with twine"
 	@echo "make demo    run 'manage.py prodserver web' on the example project (http://127.0.0.1:8000)"
 	@echo "make bench   run the benchmarks (see benchmarks/README.md)"
 
@@ -32,14 +35,34 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check src tests example benchmarks
-	$(BIN)/ruff format --check src tests example benchmarks
+	$(BIN)/ruff check src tests example benchmarks noxfile.py
+	$(BIN)/ruff format --check src tests example benchmarks noxfile.py
 	$(BIN)/mypy
 
-pytest: install system-deps
-	$(BIN)/pytest
+# Tests run in parallel: most wait on real servers. Modules whose fixtures are per module
+# (a virtualenv, a browser, a journey in order) are each kept on one worker (xdist_group).
+PYTEST_PARALLEL ?= -n 4 --dist loadgroup
 
-test: lint pytest
+pytest: install system-deps
+	$(BIN)/pytest $(PYTEST_PARALLEL)
+
+# The fast layer: configuration, checks, the ARGS rule and the docs' examples, in-process
+# (no server, broker, subprocess, browser or docs build). Seconds; make test runs everything.
+test-fast: install
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not server and not slow and not subprocess"
+
+# The sdist and the wheel, as they would be uploaded; the matrix legs install this wheel.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The wheel on Python 3.13 with the newest Django 6.x, and on Python 3.11 with the lowest
+# allowed version of every requirement (sessions in noxfile.py; each prints its duration).
+matrix: dist system-deps
+	$(BIN)/nox --sessions newest lowest
+
+test: lint pytest matrix
 
 docs html: install
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs docs/_build/html
@@ -59,4 +82,4 @@ bench: install system-deps
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf docs/_build build dist src/*.egg-info
+	rm -rf docs/_build build dist src/*.egg-info .nox

@@ -54,7 +54,7 @@ nitpicky = True
 # Without intersphinx, references to the standard library and Django cannot resolve; they
 # are named in signatures only, so ignore exactly those namespaces.
 nitpick_ignore_regex = [
-    (r"py:(class|exc|obj|data)", r"(collections\.abc|os|argparse|typing)\..*"),
+    (r"py:(class|exc|obj|data)", r"(collections\.abc|os|argparse|typing|abc|click)\..*"),
     (r"py:(class|exc|obj)", r"django\..*"),
 ]
 

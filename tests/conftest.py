@@ -125,8 +125,18 @@ class Project:
             XDG_RUNTIME_DIR=str(xdg),
             DJANGO_DATABASE_PATH=str(self.tmp_path / "db.sqlite3"),
             PYTHONUNBUFFERED="1",
+            # Private, so that parallel tests never share a file in the temporary directory
+            # (Celery beat keeps its default schedule file there).
+            TMPDIR=str(self.tmpdir),
         )
         return env
+
+    @property
+    def tmpdir(self) -> Path:
+        """The temporary directory of the processes this project starts (``TMPDIR``)."""
+        path = self.tmp_path / "tmp"
+        path.mkdir(exist_ok=True)
+        return path
 
     def use_settings(self, processes: Any = None, *, extra: str = "", **values: Any) -> str:
         """Write a settings module: the example's settings, then these; return its name.
@@ -425,32 +435,57 @@ def postgres_db(postgres_server: PostgresServer) -> dict[str, dict[str, Any]]:
     return postgres_server.databases_setting(postgres_server.create_database())
 
 
+@contextlib.contextmanager
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A directory for ``name`` shared by every xdist worker of this run, built by the first.
+
+    Yields ``(directory, built)``: when ``built`` is False the caller fills the directory,
+    holding a lock the other workers wait on. Outside xdist the directory is this session's.
+    """
+    import fcntl
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield tmp_path_factory.mktemp(name), False
+        return
+    root = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    root.mkdir(exist_ok=True)
+    with (root.parent / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / ".built"
+        yield root, done.exists()
+        done.touch()
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of this checkout, as users install it, built from a copy (no build/ files here)."""
-    source = tmp_path_factory.mktemp("source")
-    for path in ROOT.iterdir():
-        if path.is_file() and path.name in (
-            "pyproject.toml",
-            "README.md",
-            "LICENSE",
-            "CHANGELOG.md",
-        ):
-            shutil.copy(path, source / path.name)
-    shutil.copytree(
-        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
-        cwd=source,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (built,) = out.glob("django_prodserver-*.whl")
-    return built
+    with built_once(tmp_path_factory, "wheel") as (out, built):
+        if not built:
+            source = out / "source"
+            source.mkdir()
+            for path in ROOT.iterdir():
+                if path.is_file() and path.name in (
+                    "pyproject.toml",
+                    "README.md",
+                    "LICENSE",
+                    "CHANGELOG.md",
+                ):
+                    shutil.copy(path, source / path.name)
+            shutil.copytree(
+                ROOT / "src",
+                source / "src",
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+            )
+            result = subprocess.run(
+                [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), "."],
+                cwd=source,
+                capture_output=True,
+                text=True,
+                timeout=170,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+        (built_wheel,) = out.glob("django_prodserver-*.whl")
+        return built_wheel
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -476,27 +511,30 @@ class DocsBuild:
 
 @pytest.fixture(scope="session")
 def docs_build(tmp_path_factory: pytest.TempPathFactory) -> DocsBuild:
-    """Build the HTML docs once per test session, into a private directory, with the CI flags."""
-    outdir = tmp_path_factory.mktemp("docs-html")
-    doctrees = tmp_path_factory.mktemp("docs-doctrees")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sphinx",
-            "-W",
-            "-n",
-            "--keep-going",
-            "-b",
-            "html",
-            "-d",
-            str(doctrees),
-            str(ROOT / "docs"),
-            str(outdir),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return DocsBuild(result.returncode, result.stdout + result.stderr, outdir)
+    """Build the HTML docs once per test run, into a private directory, with the CI flags."""
+    with built_once(tmp_path_factory, "docs") as (root, built):
+        outdir, report = root / "html", root / "report.json"
+        if not built:
+            result = subprocess.run(
+                [
+                    *(sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-b", "html"),
+                    *("-d", str(root / "doctrees"), str(ROOT / "docs"), str(outdir)),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            report.write_text(json.dumps([result.returncode, result.stdout + result.stderr]))
+        returncode, output = json.loads(report.read_text())
+        return DocsBuild(returncode, output, outdir)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs the example project in a subprocess (``project`` fixture).
+
+    ``make test-fast`` leaves those out, with the ``server`` and ``slow`` ones.
+    """
+    for item in items:
+        if "project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.subprocess)

@@ -617,64 +617,12 @@ def code_spans(path: Path, cell: str) -> list[str]:
 # -- the servers' own option names ---------------------------------------------------------
 
 
-def known_long_options(backend: object) -> frozenset[str] | None:
+def known_long_options(backend: Any) -> frozenset[str] | None:
     """Every long option the backend's server accepts, spelled out in full.
 
     Parsers built on argparse and getopt also accept an unambiguous prefix (``--max-req``),
-    so passing the parser is not proof that a name is real; this set is. ``None`` for a
-    backend this function does not know (a custom one).
+    so passing the parser is not proof that a name is real; this set is. The backend's own
+    parser adapter answers; ``None`` for a backend without one (a custom one).
     """
-    from django_prodserver.backends import (
-        celery,
-        django_q2,
-        django_tasks,
-        granian,
-        gunicorn,
-        uvicorn,
-        waitress,
-    )
-
-    if isinstance(backend, gunicorn.GunicornServer):
-        from gunicorn.config import Config
-
-        return _argparse_options(Config(prog="gunicorn").parser())
-    if isinstance(backend, waitress.WaitressServer):
-        from waitress.adjustments import Adjustments, asbool
-
-        names = {"--help", "--call"}
-        for param, cast in Adjustments._params:
-            option = param.replace("_", "-")
-            names.add(f"--{option}")
-            if cast is asbool:
-                names.add(f"--no-{option}")
-        return frozenset(names)
-    if isinstance(backend, uvicorn.UvicornServer):
-        from uvicorn.main import main
-
-        return _click_options(main)
-    if isinstance(backend, granian.GranianASGIServer):
-        from granian.cli import cli
-
-        return _click_options(cli)
-    if isinstance(backend, (celery.CeleryWorker, celery.CeleryBeat)):
-        return _click_options(backend.click_command())
-    if isinstance(backend, (django_tasks.DjangoTasksWorker, django_q2.DjangoQ2Worker)):
-        from django.core.management import load_command_class
-
-        module = django_tasks if isinstance(backend, django_tasks.DjangoTasksWorker) else django_q2
-        command = load_command_class(module.APP, module.COMMAND)
-        return _argparse_options(command.create_parser("manage.py", module.COMMAND))
-    return None
-
-
-def _argparse_options(parser: Any) -> frozenset[str]:
-    return frozenset(name for name in parser._option_string_actions if name.startswith("--"))
-
-
-def _click_options(command: Any) -> frozenset[str]:
-    return frozenset(
-        name
-        for param in command.params
-        for name in [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
-        if name.startswith("--")
-    )
+    options: frozenset[str] | None = backend.long_options()
+    return options

@@ -61,7 +61,7 @@ def test_missing_asgi_module_is_an_error_everywhere(project: Project, backend: s
     for check in (["check"], ["check", "--deploy"]):
         result = project.manage(*check)
         assert result.returncode == 1, result.stderr
-        assert f"?: (prodserver.E016) {missing_asgi('web')}" in result.stderr
+        assert f"web: (prodserver.E016) {missing_asgi('web')}" in result.stderr
     for command in (["web", "--dry-run"], ["web"]):
         result = project.manage("prodserver", *command, timeout=60)
         assert (result.returncode, result.stdout) == (1, "")

@@ -15,7 +15,8 @@ from pytest_django.fixtures import Settings
 
 from django_prodserver.args import ArgsTypeError, mentions_option, option_name, translate_args
 from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.config import ProcessConfig, get_process
+from django_prodserver.config import ProcessConfig
+from django_prodserver.processes import processes
 
 # -- every row of the table in DESIGN.md ------------------------------------------------
 
@@ -289,8 +290,7 @@ def test_rule_applies_to_a_configured_builtin_backend(settings: Settings) -> Non
             "ARGS": {"host": "127.0.0.1", "port": 8001, "proxy_headers": False, "workers": 2},
         }
     }
-    config = get_process("web")
-    assert config.backend(config).native_command() == [
+    assert processes.backend("web").native_command() == [
         "uvicorn",
         "mysite.asgi:application",
         "--lifespan=off",

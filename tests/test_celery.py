@@ -64,11 +64,8 @@ class Celery:
 
 
 @pytest.fixture
-def celery(
-    project: Project, redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Celery]:
-    # Beat's default schedule file lives in the temporary directory: keep it in this test's.
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+def celery(project: Project, redis_server: RedisServer) -> Iterator[Celery]:
+    # Beat's default schedule file lives in the temporary directory, the project's own.
     yield Celery(project, redis_server, f"test-{uuid.uuid4().hex[:12]}")
 
 
@@ -178,7 +175,7 @@ def test_beat_sends_periodic_tasks_that_a_worker_runs(celery: Celery, tmp_path: 
 
     wait_for(two_ticks, beat, "two periodic tasks")
     # The schedule went to the documented default: a private directory in TMPDIR.
-    private = tmp_path / f"django-prodserver-{os.getuid()}"
+    private = celery.project.tmpdir / f"django-prodserver-{os.getuid()}"
     assert list(private.glob(f"celerybeat-schedule-{APP}*"))
     assert private.stat().st_mode & 0o777 == 0o700
     stop_cleanly(celery.project, beat)
@@ -297,7 +294,9 @@ def test_dry_run_prints_the_native_commands(celery: Celery, tmp_path: Path) -> N
     def dry_run(*args: str) -> str:
         return project.manage("prodserver", "--dry-run", *args, check=True).stdout.strip()
 
-    schedule = tmp_path / f"django-prodserver-{os.getuid()}" / f"celerybeat-schedule-{APP}"
+    schedule = (
+        celery.project.tmpdir / f"django-prodserver-{os.getuid()}" / f"celerybeat-schedule-{APP}"
+    )
     assert dry_run("worker") == f"celery --app={APP} worker --concurrency=4 --loglevel=info"
     assert dry_run("beat") == shlex.join(
         ["celery", f"--app={APP}", "beat", f"--schedule={schedule}", "--loglevel=info"]

@@ -19,7 +19,7 @@ from django.core.management.base import SystemCheckError
 from pytest_django.fixtures import Settings
 
 from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.checks import only_process
+from django_prodserver.processes import processes
 
 B = "django_prodserver.backends."
 GUNICORN = B + "gunicorn.GunicornServer"
@@ -44,7 +44,9 @@ def run_check(*, deploy: bool = False) -> str:
     """Run ``manage.py check`` in this process; return what it reports ("" if all is well)."""
     out, err = io.StringIO(), io.StringIO()
     try:
-        call_command("check", deploy=deploy, stdout=out, stderr=err)
+        # databases=[]: on Django 6.1 the model checks otherwise open every database (an
+        # SQLite JSONField asks it what it supports), which these in-process tests do not allow.
+        call_command("check", deploy=deploy, databases=[], stdout=out, stderr=err)
     except SystemCheckError as exc:
         return str(exc)
     return out.getvalue() + err.getvalue()
@@ -171,18 +173,28 @@ def test_every_broken_process_is_reported(settings: Settings) -> None:
     assert sorted(prodserver_ids(run_check())) == ["E004", "E005", "E010"]
 
 
-def test_only_process_narrows_the_check(settings: Settings) -> None:
+def test_one_process_is_checked_alone(settings: Settings) -> None:
     """What prodserver NAME uses: another process's problem does not block this one."""
     settings.PRODUCTION_PROCESSES = {
         "web": {"BACKEND": GUNICORN},
         "worker": {"BACKEND": f"{HERE}.NotInstalledBackend"},
     }
     assert prodserver_ids(run_check()) == ["W002"]
-    with only_process("web"):
-        assert prodserver_ids(run_check()) == []
-    with only_process("worker"):
-        assert prodserver_ids(run_check()) == ["W002"]
-    assert prodserver_ids(run_check()) == ["W002"]
+    assert processes.backend("web").check() == []
+    assert [m.id for m in processes.backend("worker").check()] == ["prodserver.W002"]
+
+
+def test_check_list_and_start_share_one_path(settings: Settings) -> None:
+    """manage.py check reports exactly what each backend's check() answers."""
+    settings.PRODUCTION_PROCESSES = {
+        "web": {"BACKEND": GUNICORN, "ARGS": {"workerz": 2}},
+        "worker": {"BACKEND": f"{HERE}.NotInstalledBackend"},
+        "celery": {"BACKEND": f"{HERE}.NeedsApp"},
+    }
+    per_backend = [m for name in processes for m in processes.backend(name).check()]
+    reported = [m for m in checks.run_checks(tags=["prodserver"], include_deployment_checks=True)]
+    assert sorted(reported, key=str) == sorted(per_backend, key=str)
+    assert {m.obj for m in reported} == {"web", "worker", "celery"}
 
 
 def test_missing_setting_warns_but_does_not_block_migrate(project: Any) -> None:
@@ -320,3 +332,91 @@ def test_manage_py_check_deploy_for_four_servers(project: Any) -> None:
     for name in ("gunicorn", "uvicorn", "granian", "waitress"):
         assert f'PRODUCTION_PROCESSES["{name}"]["ARGS"] was rejected by' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- one table of ids, one validation path, no import cycles --------------------------------
+
+
+def test_docs_table_lists_exactly_the_check_ids_in_the_code() -> None:
+    from conftest import ROOT
+    from django_prodserver.check_ids import CHECK_IDS
+
+    text = (ROOT / "docs" / "configuration.rst").read_text()
+    table = text[text.index("   * - Id") :]
+    table = table[: table.index("\n\n", table.index("prodserver.E0"))]
+    documented = re.findall(r"\* - ``(prodserver\.[EW]\d{3})``", table)
+    assert sorted(documented) == sorted(CHECK_IDS)
+    used = set()
+    for path in (ROOT / "src" / "django_prodserver").rglob("*.py"):
+        used |= set(re.findall(r'"(prodserver\.[EW]\d{3})"', path.read_text()))
+    assert used == set(CHECK_IDS), "every id in the code is in the table, and only those"
+
+
+def test_no_module_of_the_package_imports_one_that_imports_it_back() -> None:
+    """A graph of the package's own imports (TYPE_CHECKING ones included) has no cycle."""
+    import ast
+
+    from conftest import ROOT
+
+    src = ROOT / "src"
+    graph: dict[str, set[str]] = {}
+    for path in (src / "django_prodserver").rglob("*.py"):
+        module = ".".join(path.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        imports = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imports.add(node.module)
+            elif isinstance(node, ast.Import):
+                imports |= {alias.name for alias in node.names}
+        graph[module] = {m for m in imports if m.startswith("django_prodserver") and m != module}
+    # A package's __init__ is imported by its submodules on the way; not a cycle of ours.
+    for module, deps in graph.items():
+        graph[module] = {d for d in deps if not module.startswith(d + ".")}
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == target or (dep not in seen and reaches(dep, target, seen | {dep})):
+                return True
+        return False
+
+    cycles = sorted(m for m in graph if reaches(m, m, {m}))
+    assert cycles == []
+
+
+class LegacyBackend(BaseServerBackend):
+    """A backend written for 0.1: config_problems() returning ConfigProblem objects."""
+
+    program = "legacy"
+
+    @classmethod
+    def config_problems(cls, config: Any) -> list[Any]:
+        from django_prodserver.backends.base import ConfigProblem
+
+        return [
+            ConfigProblem("legacy says no", "fix it", id="legacy.E001"),
+            ConfigProblem("legacy warns", "maybe", id="legacy.W001"),
+        ]
+
+
+def test_config_problems_still_works_with_a_deprecation_warning(settings: Settings) -> None:
+    settings.PRODUCTION_PROCESSES = {"old": {"BACKEND": f"{HERE}.LegacyBackend"}}
+    with pytest.warns(DeprecationWarning, match="config_problems\\(\\) is deprecated"):
+        messages = processes.backend("old").check()
+    assert [(type(m), m.id, m.obj) for m in messages] == [
+        (checks.Error, "legacy.E001", "old"),
+        (checks.Warning, "legacy.W001", "old"),
+    ]
+
+
+class OwnWarningBackend(BaseServerBackend):
+    program = "own"
+
+    def check_settings(self) -> list[checks.CheckMessage]:
+        return [checks.Warning("just so you know", obj=self.name, id="own.W001")]
+
+
+def test_a_custom_backends_warning_stays_a_warning(settings: Settings) -> None:
+    settings.PRODUCTION_PROCESSES = {"own": {"BACKEND": f"{HERE}.OwnWarningBackend"}}
+    report = run_check()
+    assert "WARNINGS:" in report and "own: (own.W001) just so you know" in report
+    assert "ERRORS:" not in report

@@ -1,7 +1,7 @@
-"""Reading and validating PRODUCTION_PROCESSES (config.py), in this process.
+"""Reading and validating PRODUCTION_PROCESSES (the registry and the backends), in this process.
 
-The same functions feed ``manage.py check`` and ``prodserver``; here each problem is checked
-for its id and for words that tell the user what is wrong and how to fix it.
+The same path feeds ``manage.py check``, ``--list`` and ``prodserver``; here each problem is
+checked for its id and for words that tell the user what is wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -9,21 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core import checks
 from pytest_django.fixtures import Settings
 
-from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.base import BaseServerBackend, message_line, sentence
 from django_prodserver.backends.gunicorn import GunicornServer
-from django_prodserver.config import (
-    ProcessConfig,
-    args_problem,
-    configured_processes,
-    get_process,
-    load_process,
-    problem_line,
-    sentence,
-    target_problem,
-)
+from django_prodserver.config import ProcessConfig
 from django_prodserver.errors import ProdserverError
+from django_prodserver.processes import load_entry, processes, start_blockers
 
 GUNICORN = "django_prodserver.backends.gunicorn.GunicornServer"
 UVICORN = "django_prodserver.backends.uvicorn.UvicornServer"
@@ -55,13 +48,33 @@ class NotABackend:
 HERE = __name__
 
 
+def load_process(name: str, raw: Any) -> tuple[ProcessConfig | None, list[checks.CheckMessage]]:
+    """One entry as the registry loads it, then its backend's settings checks."""
+    config, messages = load_entry(name, raw)
+    if config is not None:
+        messages = config.backend(config).check(parse=False)
+    return (None if start_blockers(messages) else config), messages
+
+
+def get_process(name: str | None) -> ProcessConfig:
+    """What prodserver NAME starts, or the one-line error it stops with."""
+    backend = processes.backend(name or processes.default_name())
+    for message in start_blockers(backend.check(parse=False)):
+        raise ProdserverError(message_line(message))
+    return backend.config
+
+
+def problem_of(backend: BaseServerBackend) -> checks.CheckMessage | None:
+    messages = backend.check()
+    return messages[0] if messages else None
+
+
 # -- the setting as a whole ------------------------------------------------------------
 
 
 def test_setting_missing(settings: Settings) -> None:
     del settings.PRODUCTION_PROCESSES
-    raw, problems = configured_processes()
-    assert raw is None
+    problems = processes.setting_messages()
     assert [p.id for p in problems] == ["prodserver.W001"]
     assert "PRODUCTION_PROCESSES setting is not defined" in problems[0].msg
     assert "PRODUCTION_PROCESSES = {" in problems[0].hint
@@ -70,15 +83,14 @@ def test_setting_missing(settings: Settings) -> None:
 @pytest.mark.parametrize("value", [["web"], "web", 1, ("web", {})])
 def test_setting_not_a_dict(settings: Settings, value: Any) -> None:
     settings.PRODUCTION_PROCESSES = value
-    raw, problems = configured_processes()
-    assert raw is None
+    problems = processes.setting_messages()
     assert [p.id for p in problems] == ["prodserver.E001"]
     assert f"not {type(value).__name__}" in problems[0].msg
 
 
 def test_setting_empty(settings: Settings) -> None:
     settings.PRODUCTION_PROCESSES = {}
-    _, problems = configured_processes()
+    problems = processes.setting_messages()
     assert [p.id for p in problems] == ["prodserver.E002"]
     assert "no process to start" in problems[0].msg
 
@@ -86,7 +98,7 @@ def test_setting_empty(settings: Settings) -> None:
 @pytest.mark.parametrize("name", [1, None, "", "  ", "-web", ("web",)])
 def test_process_name_that_cannot_be_typed(settings: Settings, name: Any) -> None:
     settings.PRODUCTION_PROCESSES = {"ok": {"BACKEND": GUNICORN}, name: {"BACKEND": GUNICORN}}
-    _, problems = configured_processes()
+    problems = processes.setting_messages()
     assert [p.id for p in problems] == ["prodserver.E015"]
     assert repr(name) in problems[0].msg
     with pytest.raises(ProdserverError, match="cannot be typed"):
@@ -210,7 +222,7 @@ def test_process_problem(process: Any, first_id: str, words: list[str]) -> None:
     config, problems = load_process("web", process)
     assert config is None
     assert problems[0].id == first_id
-    line = problem_line(problems[0])
+    line = message_line(problems[0])
     assert "\n" not in line
     assert 'PRODUCTION_PROCESSES["web"]' in line
     for word in words:
@@ -248,7 +260,7 @@ def test_sound_process() -> None:
     )
 
 
-# -- get_process: what prodserver starts -----------------------------------------------
+# -- what prodserver starts -----------------------------------------------
 
 
 def test_get_process_defaults_to_the_first(settings: Settings) -> None:
@@ -312,14 +324,14 @@ def test_sentence(text: str, expected: str) -> None:
 def test_target_problem_when_wsgi_application_is_unset(settings: Settings) -> None:
     settings.WSGI_APPLICATION = None
     config = ProcessConfig(name="web", backend=GunicornServer, args={})
-    problem = target_problem(GunicornServer(config))
+    problem = problem_of(GunicornServer(config))
     assert problem is not None
     assert problem.id == "prodserver.E009"
     assert "WSGI_APPLICATION setting is not set" in problem.msg
     config_with_app = ProcessConfig(
         name="web", backend=GunicornServer, args={}, app="mysite.wsgi.application"
     )
-    assert target_problem(GunicornServer(config_with_app)) is None
+    assert problem_of(GunicornServer(config_with_app)) is None
 
 
 def test_args_problem_blames_args_or_the_command_line() -> None:
@@ -327,20 +339,21 @@ def test_args_problem_blames_args_or_the_command_line() -> None:
     bad = ProcessConfig(name="web", backend=GunicornServer, args={"workerz": 2})
     good = ProcessConfig(name="web", backend=GunicornServer, args={"workers": 2})
 
-    problem = args_problem(GunicornServer(bad))
+    problem = problem_of(GunicornServer(bad))
     assert problem is not None
     assert problem.id == "prodserver.E012"
     assert problem.msg.startswith('PRODUCTION_PROCESSES["web"]["ARGS"] was rejected by gunicorn')
     assert "--workerz=2" in problem.msg
 
-    problem = args_problem(GunicornServer(good, ["--timeout=soon"]))
+    problem = problem_of(GunicornServer(good, ["--timeout=soon"]))
     assert problem is not None
     assert problem.msg.startswith('The arguments after -- for process "web" were rejected')
     assert "soon" in problem.msg
 
     # Both bad: ARGS is named first, as it is fixed in the settings.
-    problem = args_problem(GunicornServer(bad, ["--timeout=soon"]))
+    problem = problem_of(GunicornServer(bad, ["--timeout=soon"]))
     assert problem is not None
     assert problem.msg.startswith('PRODUCTION_PROCESSES["web"]["ARGS"]')
+    assert problem.obj == "web"
 
-    assert args_problem(GunicornServer(good, ["--workers=3"])) is None
+    assert problem_of(GunicornServer(good, ["--workers=3"])) is None

@@ -37,7 +37,8 @@ def test_devserver_serves_and_stops(project: Project, sig: signal.Signals) -> No
     assert project.stop(proc, sig, timeout=30) == 0
     assert port_is_closed(port)
     log = project.output(proc)
-    assert f"Starting development server at http://127.0.0.1:{port}/" in log
+    # Django 5.2 says "Starting development server at", 6.1 "Starting WSGI development ...".
+    assert f"development server at http://127.0.0.1:{port}/" in log
     assert '"GET / HTTP/1.1" 200' in log
     assert "Traceback" not in log
 

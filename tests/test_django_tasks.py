@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import textwrap
 import time
 from pathlib import Path
 
+import django
 import pytest
 
 from conftest import Project, descendants, project_processes
@@ -87,6 +89,49 @@ def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) 
             raise AssertionError(f"{path.name} did not appear within {timeout} s")
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+def test_django_6_uses_django_tasks_not_the_backport(project: Project) -> None:
+    """Django 6 runs the built-in ``django.tasks`` with django-tasks-db; 5.2 the backport.
+
+    The ``django-tasks`` extra installs the backport on Django 6 too (see the CHANGELOG); the
+    example project then leaves it out of INSTALLED_APPS and nothing may import it.
+    """
+    use_worker(project)
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from django.apps import apps
+        try:
+            from django.tasks import task_backends
+        except ImportError:
+            from django_tasks import task_backends
+        from mysite.tasks import write_file_task
+        bases = type(task_backends["default"]).__mro__
+        print(json.dumps({
+            "task": type(write_file_task).__module__,
+            "backend": [c.__module__ for c in bases if c.__name__ == "BaseTaskBackend"],
+            "backport_app": apps.is_installed("django_tasks"),
+            "backport_imported": "django_tasks" in sys.modules,
+        }))
+        """
+    )
+    result = project.manage("shell", "--verbosity=0", "--command", code, check=True)
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    if django.VERSION >= (6, 0):
+        assert found == {
+            "task": "django.tasks.base",
+            "backend": ["django.tasks.backends.base"],
+            "backport_app": False,
+            "backport_imported": False,
+        }
+    else:
+        assert found == {
+            "task": "django_tasks.base",
+            "backend": ["django_tasks.backends.base"],
+            "backport_app": True,
+            "backport_imported": True,
+        }
 
 
 def test_runs_tasks_enqueued_by_another_process(project: Project, database: str) -> None:

@@ -48,7 +48,8 @@ from browser_support import (
 )
 from conftest import ROOT, DocsBuild
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the module: its fixtures (a browser, the built site) are per module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-browser")]
 
 DOCS = ROOT / "docs"
 PHONE: ViewportSize = {"width": 375, "height": 812}

@@ -19,7 +19,7 @@ from conftest import DocsBuild
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-build")]
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,9 @@ from django.core.management import CommandError
 from django.test import override_settings
 
 import docs_blocks
-from django_prodserver.config import args_problem, load_process, problem_line, target_problem
+from django_prodserver.backends.base import message_line
 from django_prodserver.management.commands.prodserver import Command
+from django_prodserver.processes import load_entry
 
 PARSED: set[str] = set()
 
@@ -138,11 +139,10 @@ def test_prodserver_command_line(
         return
     source, processes, block_settings = config_for(case, name)
     with override_settings(**block_settings):
-        config, problems = load_process(name, processes[name])
-        assert config is not None, f"{where} ({source}): {problem_line(problems[0])}"
-        backend = config.backend(config, options.server_args)
-        problem = target_problem(backend) or args_problem(backend)
-    assert problem is None, f"{where} ({source}): {problem_line(problem)}"
+        config, problems = load_entry(name, processes[name])
+        assert config is not None, f"{where} ({source}): {message_line(problems[0])}"
+        problems = config.backend(config, options.server_args).check()
+    assert problems == [], f"{where} ({source}): {message_line(problems[0])}"
 
 
 def test_commands_were_parsed() -> None:

@@ -4,7 +4,8 @@ For each Python block that defines ``PRODUCTION_PROCESSES`` or mentions ``"ARGS"
 is run (fresh namespace, as in test_docs_examples) and every process it defines goes through
 exactly what ``prodserver`` does before starting, without starting anything:
 
-* the settings validation (``load_process``): ``BACKEND`` imports and is a backend class,
+* the settings validation (``load_entry``, then the backend's checks): ``BACKEND`` imports and
+  is a backend class,
   ``ARGS`` translate by the ARGS rule, ``APP`` where Celery needs it, the backend's package is
   installed;
 * the backend builds its command line (``prep_server_args``: it finds the application);
@@ -40,9 +41,10 @@ from django.utils.module_loading import import_string
 
 import docs_blocks
 from django_prodserver.args import option_name
-from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.config import ProcessConfig, load_process, problem_line
+from django_prodserver.backends.base import BaseServerBackend, message_line
+from django_prodserver.config import ProcessConfig
 from django_prodserver.errors import ArgsRejected, ProdserverError
+from django_prodserver.processes import load_entry
 
 CASES = [
     pytest.param(block, id=block.where)
@@ -56,9 +58,11 @@ def process_problems(processes: Mapping[str, Any]) -> list[str]:
     """What prodserver would refuse in these processes, one line per problem (none: [])."""
     problems = []
     for name, raw in processes.items():
-        config, found = load_process(name, raw)
-        if config is None:
-            problems += [f"{name}: {problem_line(problem)}" for problem in found]
+        config, found = load_entry(name, raw)
+        if config is not None:
+            found = config.backend(config).check(parse=False)
+        if found:
+            problems += [f"{name}: {message_line(problem)}" for problem in found]
             continue
         backend = config.backend(config)
         try:

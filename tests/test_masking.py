@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
+from django_prodserver.backends.base import BaseServerBackend, ConfigProblem, message_line
 from django_prodserver.backends.gunicorn import GunicornServer
-from django_prodserver.config import ProcessConfig, load_process, problem_line
+from django_prodserver.config import ProcessConfig
 from django_prodserver.masking import (
     is_secret_option,
     mask_command,
@@ -22,6 +22,7 @@ from django_prodserver.masking import (
     mask_value,
     says_secret,
 )
+from django_prodserver.processes import load_entry
 
 # -- names ----------------------------------------------------------------------------------
 
@@ -315,16 +316,16 @@ def test_masked_command_of_a_builtin_backend() -> None:
 )
 def test_args_type_errors_hide_the_secret(args: Any, shown: str, hidden: str) -> None:
     path = "django_prodserver.backends.gunicorn.GunicornServer"
-    _, problems = load_process("web", {"BACKEND": path, "ARGS": args})
+    _, problems = load_entry("web", {"BACKEND": path, "ARGS": args})
     (problem,) = problems
     assert problem.id == "prodserver.E010"
     assert shown in problem.msg
-    assert hidden not in problem_line(problem)
+    assert hidden not in message_line(problem)
 
 
 def test_args_type_error_hides_a_declared_secret_option() -> None:
     args = {"dsn": {"https://key@o1.example.com/1"}}
-    _, problems = load_process("web", {"BACKEND": f"{__name__}.DsnServer", "ARGS": args})
+    _, problems = load_entry("web", {"BACKEND": f"{__name__}.DsnServer", "ARGS": args})
     (problem,) = problems
     assert problem.msg.startswith('PRODUCTION_PROCESSES["web"]["ARGS"]["dsn"] must be a string')
     assert problem.msg.endswith(", not set.")

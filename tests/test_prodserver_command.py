@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-import django_prodserver
 from conftest import (
     EXAMPLE_DIR,
     MANAGE_PY,
@@ -432,24 +431,88 @@ def write_backends(project: Project) -> None:
 
 
 def run_case(project: Project, bad: Case, *extra_argv: str) -> subprocess.CompletedProcess[str]:
+    """The case in a real ``manage.py`` subprocess (exit status and stderr as a shell sees them)."""
     write_backends(project)
     project.use_settings(bad.processes, extra=bad.extra, **bad.settings)
     return project.manage("prodserver", *bad.argv, *extra_argv, timeout=60)
 
 
+def run_in_process(
+    bad: Case,
+    settings: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str, str]:
+    """The case through ``manage.py``'s own entry point, in this process: status, out, err.
+
+    ``ManagementUtility`` is what ``manage.py`` runs; it prints a CommandError as one line
+    and exits 1, and prodserver's parser exits 2, exactly as in a subprocess, without the
+    cost of starting Django again for each case.
+    """
+    from django.core.management import ManagementUtility
+
+    (tmp_path / "custom_backends.py").write_text(CUSTOM_BACKENDS)
+    (tmp_path / "raising_backends.py").write_text("raise RuntimeError('settings missing')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    if bad.extra == "del PRODUCTION_PROCESSES":
+        del settings.PRODUCTION_PROCESSES
+    else:
+        assert not bad.extra, "only the missing setting needs code"
+        settings.PRODUCTION_PROCESSES = bad.processes
+    for key, value in bad.settings.items():
+        setattr(settings, key, value)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        ManagementUtility(["manage.py", "prodserver", *bad.argv]).execute()
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
 @pytest.mark.parametrize("bad", BATTERY)
-def test_bad_input(project: Project, bad: Case) -> None:
-    result = run_case(project, bad)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
+def test_bad_input(
+    bad: Case,
+    settings: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = run_in_process(bad, settings, tmp_path, monkeypatch, capsys)
+    lines = err.splitlines()
+    assert len(lines) == 1, err
     line = lines[0]
     assert "Traceback" not in line
-    assert result.stdout == ""
-    assert result.returncode == bad.status, result.stderr
+    assert out == ""
+    assert status == bad.status, err
     if bad.status == 1:
         assert line.startswith("ProdserverError: ")
     for needle in bad.needles:
         assert needle in line
+
+
+#: A few cases also run as real subprocesses: the exit status and the one line are what a
+#: shell, a container runtime or systemd sees.
+SUBPROCESS_CASES = [
+    param
+    for param in BATTERY
+    if param.id
+    in {
+        "setting-missing",
+        "backend-class-typo",
+        "gunicorn-unknown-flag",
+        "server-flag-without-dashdash",
+    }
+]
+
+
+@pytest.mark.parametrize("bad", SUBPROCESS_CASES)
+def test_bad_input_in_a_subprocess(project: Project, bad: Case) -> None:
+    result = run_case(project, bad)
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (result.returncode, result.stdout) == (bad.status, "")
+    for needle in bad.needles:
+        assert needle in result.stderr
 
 
 TRACEBACK_CASES = [
@@ -479,12 +542,13 @@ def test_backend_package_really_not_installed(tmp_path: Path) -> None:
     """A real interpreter on which gunicorn cannot be imported, not a stand-in class.
 
     ``python -S`` skips site-packages; the path then holds only Django and its two
-    dependencies (linked from this venv), django_prodserver's source and the example project.
+    dependencies and django_prodserver (linked from this venv), and the example project.
     Settings are minimal because the example's INSTALLED_APPS need more packages.
     """
     site = tmp_path / "site"
     site.mkdir()
-    for module in ("django", "asgiref", "sqlparse"):
+    # django_prodserver is linked too: installed from a wheel, its parent is site-packages.
+    for module in ("django", "asgiref", "sqlparse", "django_prodserver"):
         source = Path(__import__(module).__file__ or "").parent
         (site / module).symlink_to(source, target_is_directory=True)
     (tmp_path / "bare_settings.py").write_text(
@@ -493,10 +557,9 @@ def test_backend_package_really_not_installed(tmp_path: Path) -> None:
         'WSGI_APPLICATION = "mysite.wsgi.application"\n'
         f"PRODUCTION_PROCESSES = {{'web': {{'BACKEND': {GUNICORN!r}}}}}\n"
     )
-    src = Path(django_prodserver.__file__ or "").parent.parent
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(map(str, [site, src, EXAMPLE_DIR, tmp_path])),
+        "PYTHONPATH": os.pathsep.join(map(str, [site, EXAMPLE_DIR, tmp_path])),
         "DJANGO_SETTINGS_MODULE": "bare_settings",
     }
 

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import free_port, http_get, kill_tree, wait_for_http
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
+# One virtualenv for the module (module-scoped), so one xdist worker runs it.
+pytestmark = [pytest.mark.server, pytest.mark.timeout(300), pytest.mark.xdist_group("split-images")]
 
 WORKERS = {
     "worker": ("django_prodserver.backends.celery.CeleryWorker", "celery", "celery"),
@@ -125,7 +126,7 @@ def test_django_commands_and_the_web_process_work(web_image: WebImage, command: 
         # Each missing package is said once per process, as a warning naming the extra.
         for name, (_, package, extra) in WORKERS.items():
             assert (
-                f'?: (prodserver.W002) PRODUCTION_PROCESSES["{name}"] uses ' in result.stderr
+                f'{name}: (prodserver.W002) PRODUCTION_PROCESSES["{name}"] uses ' in result.stderr
                 and f'"{package}" package is not installed.' in result.stderr
                 and f'HINT: Install it: pip install "django-prodserver[{extra}]"' in result.stderr
             ), result.stderr

@@ -13,21 +13,17 @@ import signal
 import socketserver
 import sys
 import threading
-from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer, make_server
 
 from django.conf import settings
+from django.core import checks
 from django.core.servers.basehttp import get_internal_wsgi_application
 from django.utils.module_loading import import_string
 
-from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
+from django_prodserver.backends.base import BaseServerBackend
 from django_prodserver.backends.gunicorn import GunicornServer
-from django_prodserver.errors import ArgsRejected
-
-if TYPE_CHECKING:
-    from django_prodserver.config import ProcessConfig
+from django_prodserver.backends.parsers import ArgparseParser
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -55,48 +51,46 @@ class WsgirefServer(BaseServerBackend):
     # Options Django users expect a default for; ARGS or "-- --port=9000" override them.
     default_args = {"host": "127.0.0.1", "port": 8000}
 
-    def parser(self) -> argparse.ArgumentParser:
-        """The options this backend accepts: ARGS keys are exactly these names."""
-        parser = argparse.ArgumentParser(prog=self.program, exit_on_error=False)
-        parser.add_argument("--host")
-        parser.add_argument("--port", type=int)
-        return parser
+    def arg_parser(self) -> ArgparseParser:
+        """The options this backend accepts: ARGS keys are exactly these names.
 
-    def validate_args(self, args: Sequence[str]) -> None:
-        """Refuse unknown or malformed options before anything starts."""
-        try:
-            _, unknown = self.parser().parse_known_args(list(args))
-        except argparse.ArgumentError as exc:
-            raise ArgsRejected(str(exc)) from None
-        if unknown:
-            raise ArgsRejected(f"unrecognized arguments: {' '.join(unknown)}")
+        prodserver parses the command line with it once, before anything starts, and turns a
+        refusal into one line naming the process (and ``manage.py check --deploy`` does too).
+        """
 
-    @classmethod
-    def config_problems(cls, config: ProcessConfig) -> list[ConfigProblem]:
+        def build() -> argparse.ArgumentParser:
+            parser = argparse.ArgumentParser(prog=self.program)
+            parser.add_argument("--host")
+            parser.add_argument("--port", type=int)
+            return parser
+
+        return ArgparseParser(build)
+
+    def check_settings(self) -> list[checks.CheckMessage]:
         """Checks that ``manage.py check`` runs; keep the built-in ones and add your own."""
-        problems = super().config_problems(config)
-        if config.app is None and not getattr(settings, "WSGI_APPLICATION", None):
-            problems.append(
-                ConfigProblem(
-                    f'PRODUCTION_PROCESSES["{config.name}"] uses {cls.__name__}, which needs '
-                    "a WSGI application.",
-                    'Set WSGI_APPLICATION = "mysite.wsgi.application" or give the process '
+        messages = super().check_settings()
+        if self.config.app is None and not getattr(settings, "WSGI_APPLICATION", None):
+            messages.append(
+                checks.Error(
+                    f"{self.config.setting} uses {type(self).__name__}, which needs a WSGI "
+                    "application.",
+                    hint='Set WSGI_APPLICATION = "mysite.wsgi.application" or give the process '
                     'an "APP".',
+                    obj=self.name,
                     id="customserver.E001",
                 )
             )
-        return problems
+        return messages
 
     def start_server(self, *args: str) -> None:
         """Serve until SIGTERM or SIGINT, then finish the requests in flight and return."""
-        options = self.parser().parse_args(list(args))
+        parsed = self.arg_parser().parse(args)
+        host, port = parsed.value("host"), parsed.value("port")
         if self.config.app:
             application = import_string(self.config.app)
         else:
             application = get_internal_wsgi_application()
-        server = make_server(
-            options.host, options.port, application, server_class=ThreadingWSGIServer
-        )
+        server = make_server(host, port, application, server_class=ThreadingWSGIServer)
 
         def stop(signum: int, frame: FrameType | None) -> None:
             # shutdown() waits for serve_forever() to return, so call it from another thread.
@@ -104,7 +98,7 @@ class WsgirefServer(BaseServerBackend):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        print(f"wsgiref: serving on http://{options.host}:{options.port}/", file=sys.stderr)
+        print(f"wsgiref: serving on http://{host}:{port}/", file=sys.stderr)
         try:
             server.serve_forever()
         finally:

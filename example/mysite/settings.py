@@ -7,6 +7,8 @@ It is what ``django-admin startproject mysite`` writes, trimmed, with production
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret-change-me")
@@ -18,8 +20,9 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.staticfiles",
     "django_prodserver",
-    # Workers: Django Tasks (database backend) and Django-Q2 (ORM broker).
-    "django_tasks",
+    # Workers: Django Tasks (database backend) and Django-Q2 (ORM broker). Django 6 has the
+    # task framework built in (django.tasks); Django 5.2 needs the django_tasks backport app.
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),
     "django_tasks_db",
     "django_q",
     "mysite",

@@ -30,15 +30,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.core import checks
 from django.utils.module_loading import import_string
 
-from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
+from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import ClickParser, ParsedArgs
 from django_prodserver.errors import ArgsRejected, ProdserverError
 
 if TYPE_CHECKING:
     import click
-
-    from django_prodserver.config import ProcessConfig
 
 #: Celery's own defaults for the two settings that decide whether beat uses a schedule file.
 CELERY_DEFAULT_SCHEDULE = "celerybeat-schedule"
@@ -127,11 +127,6 @@ def ensure_private_dir(path: Path) -> None:
         path.chmod(0o700)
 
 
-def _mentions(args: Sequence[str], long: str, short: str) -> bool:
-    """Whether ``args`` set an option by its long name or its short one (``-s x``, ``-sx``)."""
-    return any(arg == f"--{long}" or arg.startswith((f"--{long}=", short)) for arg in args)
-
-
 class _CeleryCommand(BaseServerBackend):
     """What worker and beat share: the app, the ``celery`` command, its parser."""
 
@@ -142,17 +137,16 @@ class _CeleryCommand(BaseServerBackend):
     #: The ``celery`` subcommand this backend runs.
     subcommand: ClassVar[str] = ""
 
-    @classmethod
-    def config_problems(cls, config: ProcessConfig) -> list[ConfigProblem]:
-        problems = super().config_problems(config)
-        if problems or not config.app:
-            return problems
+    def check_settings(self) -> list[checks.CheckMessage]:
+        messages = super().check_settings()
+        if messages or not self.config.app:
+            return messages
         try:
-            load_app(config.app)
+            load_app(self.config.app)
         except AppUnusable as exc:
-            setting = f'PRODUCTION_PROCESSES["{config.name}"]["APP"]'
-            problems.append(ConfigProblem(f"{setting}: {exc.problem}", exc.hint, id=exc.check_id))
-        return problems
+            setting = f'{self.config.setting}["APP"]'
+            messages.append(self.message(exc.check_id, f"{setting}: {exc.problem}", exc.hint))
+        return messages
 
     @property
     def app(self) -> Any:
@@ -175,29 +169,31 @@ class _CeleryCommand(BaseServerBackend):
         full.params = [*command.params, *(p for p in added if p not in command.params)]
         return full
 
-    def validate_args(self, args: Sequence[str]) -> None:
-        import click
+    def arg_parser(self) -> ClickParser:
         from celery.bin.base import CLIContext
 
-        prog = f"{self.program} {self.subcommand}"
         obj = CLIContext(app=self.app, no_color=True, workdir=None)
-        envvar_prefix = f"CELERY_{self.subcommand.upper()}"
+        prefix = f"CELERY_{self.subcommand.upper()}"
+        return ClickParser(
+            self.click_command,
+            f"{self.program} {self.subcommand}",
+            obj=obj,
+            auto_envvar_prefix=prefix,
+        )
+
+    def validate_args(self, args: Sequence[str]) -> ParsedArgs | None:
         try:
-            with self.click_command().make_context(
-                prog, list(args), obj=obj, auto_envvar_prefix=envvar_prefix
-            ) as ctx:
-                detach = ctx.params.get("detach")
-        except click.exceptions.Exit:
-            return  # --help: nothing wrong with the flags
-        except click.ClickException as exc:
-            raise ArgsRejected(exc.format_message()) from None
+            parsed = super().validate_args(args)
+        except ArgsRejected:
+            raise
         except Exception as exc:  # e.g. --pool=gevent without gevent: an import fails
             raise ArgsRejected(f"{type(exc).__name__}: {exc}") from None
-        if detach:
+        if parsed and parsed.value("detach"):
             raise ArgsRejected(
                 "--detach is not supported: prodserver keeps the process in the foreground, "
                 "where the container or service manager can signal and watch it"
             )
+        return parsed
 
     def start_server(self, *args: str) -> None:
         import click
@@ -259,23 +255,30 @@ class CeleryBeat(_CeleryCommand):
         """The schedule file used when the user names none."""
         return schedule_dir() / f"{CELERY_DEFAULT_SCHEDULE}-{self.config.app}"
 
-    def uses_default_schedule(self, args: Sequence[str]) -> bool:
-        """Whether beat would write Celery's default file in the working directory."""
-        if _mentions(args, "schedule", "-s") or _mentions(args, "scheduler", "-S"):
+    def uses_default_schedule(self) -> bool:
+        """Whether beat would write Celery's default file in the working directory.
+
+        Asks the parse of the command line (``--schedule``/``-s``, ``--scheduler``/``-S`` and
+        the ``CELERY_BEAT_SCHEDULE*`` variables the celery program reads count as given) and
+        then the app's configuration.
+        """
+        try:
+            parsed = self.parsed_args
+        except ArgsRejected:
+            parsed = None  # the checks report it; --list still shows the command line
+        if parsed is not None and parsed.given & {"schedule", "scheduler"}:
             return False
-        if {"CELERY_BEAT_SCHEDULE", "CELERY_BEAT_SCHEDULER"} & os.environ.keys():
-            return False  # the celery program reads these two options from the environment
         conf = self.app.conf
         return bool(
             conf.beat_schedule_filename == CELERY_DEFAULT_SCHEDULE
             and conf.beat_scheduler == CELERY_DEFAULT_SCHEDULER
         )
 
-    def prep_server_args(self) -> list[str]:
-        args = super().prep_server_args()
-        if self.uses_default_schedule(args):
-            args.insert(0, f"--schedule={self.default_schedule()}")
-        return args
+    def start_args(self) -> list[str]:
+        """The command line parsed once, plus the private schedule file when none is named."""
+        if self.uses_default_schedule():
+            return [f"--schedule={self.default_schedule()}", *self.server_args]
+        return list(self.server_args)
 
     def start_server(self, *args: str) -> None:
         if f"--schedule={self.default_schedule()}" in args:

@@ -27,18 +27,16 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from argparse import Namespace
-from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from django_prodserver.backends._parsers import parse_management_command
-from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
+from django.core import checks
+
+from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import ManagementCommandParser
 
 if TYPE_CHECKING:
     from django_q.cluster import Cluster
-
-    from django_prodserver.config import ProcessConfig
 
 APP = "django_q"
 COMMAND = "qcluster"
@@ -56,21 +54,26 @@ class DjangoQ2Worker(BaseServerBackend):
     def native_prefix(self) -> list[str]:
         return ["python", "manage.py", COMMAND]
 
-    def validate_args(self, args: Sequence[str]) -> None:
-        parse_qcluster_args(args)
+    def arg_parser(self) -> ManagementCommandParser:
+        return ManagementCommandParser(
+            APP,
+            COMMAND,
+            hint=" (qcluster takes only --run-once and --name; workers, timeout and the broker "
+            "are set in the Q_CLUSTER setting)",
+        )
 
-    @classmethod
-    def config_problems(cls, config: ProcessConfig) -> list[ConfigProblem]:
-        problems = super().config_problems(config)
-        if problems:
-            return problems
+    def check_settings(self) -> list[checks.CheckMessage]:
+        messages = super().check_settings()
+        if messages:
+            return messages
         from django.apps import apps
 
         if not apps.is_installed(APP):
             return [
-                ConfigProblem(
-                    f'PRODUCTION_PROCESSES["{config.name}"] uses {cls.__name__}, but "{APP}" '
-                    "is not in INSTALLED_APPS.",
+                self.message(
+                    "prodserver.E017",
+                    f'{self.config.setting} uses {type(self).__name__}, but "{APP}" is not in '
+                    "INSTALLED_APPS.",
                     f'Add "{APP}" to INSTALLED_APPS and run manage.py migrate.',
                 )
             ]
@@ -81,9 +84,10 @@ class DjangoQ2Worker(BaseServerBackend):
         from django_q.brokers import get_broker
         from django_q.cluster import Cluster
 
-        options = parse_qcluster_args(args)
+        options = self.parsed_args or self.arg_parser().parse(args)
         settings.SECRET_KEY  # noqa: B018 - tasks are signed: fail now, as qcluster does
-        broker = get_broker(options.cluster_name) if options.cluster_name else None
+        cluster_name = options.value("cluster_name")
+        broker = get_broker(cluster_name) if cluster_name else None
         stop_requested = threading.Event()
 
         def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -97,8 +101,11 @@ class DjangoQ2Worker(BaseServerBackend):
         try:
             cluster.start()
         except RuntimeError:
+            sentinel = getattr(cluster, "sentinel", None)
+            if sentinel is not None and sentinel.exitcode not in (None, 0):
+                _sentinel_died(sentinel.pid, sentinel.exitcode)  # killed while starting
             raise SystemExit(1) from None  # the sentinel's own log says why
-        if not options.run_once:
+        if not options.value("run_once"):
             while not stop_requested.wait(POLL_SECONDS):
                 if not cluster.sentinel.is_alive():
                     _sentinel_died(cluster.sentinel.pid, cluster.sentinel.exitcode)
@@ -140,14 +147,3 @@ def _sentinel_died(pid: int | None, exitcode: int | None) -> NoReturn:
         "cut short, and its worker, pusher and monitor processes may still be running.\n"
     )
     raise SystemExit(1)
-
-
-def parse_qcluster_args(args: Sequence[str]) -> Namespace:
-    """Parse ``args`` with qcluster's own parser; a refusal becomes :class:`ArgsRejected`."""
-    return parse_management_command(
-        APP,
-        COMMAND,
-        args,
-        hint=" (qcluster takes only --run-once and --name; workers, timeout and the broker "
-        "are set in the Q_CLUSTER setting)",
-    )

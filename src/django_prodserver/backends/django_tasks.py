@@ -16,19 +16,16 @@ and a second one aborts the task (it is then marked FAILED, not left RUNNING).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from django.core import checks
 
-from django_prodserver.backends._parsers import parse_management_command
-from django_prodserver.backends.base import BaseServerBackend, ConfigProblem
-
-if TYPE_CHECKING:
-    from django_prodserver.config import ProcessConfig
+from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import ManagementCommandParser
+from django_prodserver.errors import ArgsRejected
 
 APP = "django_tasks_db"
 COMMAND = "db_worker"
 DEFAULT_ALIAS = "default"
+EXAMPLE = 'TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}'
 
 
 class DjangoTasksWorker(BaseServerBackend):
@@ -42,83 +39,69 @@ class DjangoTasksWorker(BaseServerBackend):
     def native_prefix(self) -> list[str]:
         return ["python", "manage.py", COMMAND]
 
-    def validate_args(self, args: Sequence[str]) -> None:
-        parse_management_command(APP, COMMAND, args)
+    def arg_parser(self) -> ManagementCommandParser:
+        # --backend is parsed as the name given, not checked against TASKS by the converter
+        # db_worker gives it: check_settings() says what is wrong with TASKS, with the fix.
+        return ManagementCommandParser(APP, COMMAND, unchecked=("backend_name",))
 
-    @classmethod
-    def config_problems(cls, config: ProcessConfig) -> list[ConfigProblem]:
-        problems = super().config_problems(config)
-        if problems:
-            return problems
+    def check_settings(self) -> list[checks.CheckMessage]:
+        messages = super().check_settings()
+        if messages:
+            return messages
         from django.apps import apps
 
-        setting = f'PRODUCTION_PROCESSES["{config.name}"]'
         if not apps.is_installed(APP):
             return [
-                ConfigProblem(
-                    f'{setting} uses {cls.__name__}, but "{APP}" is not in INSTALLED_APPS.',
+                self.message(
+                    "prodserver.E017",
+                    f'{self.config.setting} uses {type(self).__name__}, but "{APP}" is not in '
+                    "INSTALLED_APPS.",
                     f'Add "{APP}" to INSTALLED_APPS and run manage.py migrate.',
                 )
             ]
-        problem = _tasks_setting_problem(setting, cls.__name__, _backend_alias(config))
+        try:
+            parsed = self.parsed_args
+        except ArgsRejected:
+            return []  # check_args() reports the parser's verdict
+        alias = parsed.value("backend_name") if parsed else None
+        problem = self._tasks_setting_problem(alias or DEFAULT_ALIAS)
         return [problem] if problem else []
 
     def start_server(self, *args: str) -> None:
-        from django.core.management import call_command
+        self.arg_parser().run(args)
 
-        # call_command, not run_from_argv: no system checks (prodserver skips them too) and
-        # a CommandError reaches prodserver, which prints it as one line.
-        call_command(COMMAND, *args)
+    def _tasks_setting_problem(self, alias: str) -> checks.CheckMessage | None:
+        """Say whether ``TASKS[alias]`` is missing or not a django-tasks-db database backend."""
+        from django.conf import settings
+        from django.utils.module_loading import import_string
 
+        setting, backend = self.config.setting, type(self).__name__
+        tasks = getattr(settings, "TASKS", None)
+        entry = tasks.get(alias) if isinstance(tasks, dict) else None
+        path = entry.get("BACKEND") if isinstance(entry, dict) else None
+        if not isinstance(path, str):
+            return self.message(
+                "prodserver.E018",
+                f'{setting} uses {backend}, but the TASKS setting has no "{alias}" backend, '
+                "so there is no database queue to work on.",
+                f"Set {EXAMPLE}.",
+            )
+        try:
+            backend_class = import_string(path)
+        except ImportError as exc:
+            return self.message(
+                "prodserver.E019",
+                f'{setting} uses {backend}, but TASKS["{alias}"]["BACKEND"] "{path}" cannot '
+                f"be imported ({exc}).",
+                f"Set {EXAMPLE}.",
+            )
+        from django_tasks_db import DatabaseBackend
 
-def _backend_alias(config: ProcessConfig) -> str:
-    """The TASKS alias the worker will serve: its ``--backend`` option, else ``default``."""
-    from django_prodserver.args import ArgsTypeError, translate_args
-
-    try:
-        args = translate_args(config.args)
-    except ArgsTypeError:
-        return DEFAULT_ALIAS
-    alias = DEFAULT_ALIAS
-    for index, arg in enumerate(args):
-        match = re.fullmatch(r"--backend(?:=(.*))?", arg)
-        if match:
-            value = match.group(1)
-            if value is None and index + 1 < len(args):
-                value = args[index + 1]
-            alias = value or alias
-    return alias
-
-
-def _tasks_setting_problem(setting: str, backend_name: str, alias: str) -> ConfigProblem | None:
-    """Say whether ``TASKS[alias]`` is missing or not a django-tasks-db database backend."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
-    example = 'TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}'
-    tasks = getattr(settings, "TASKS", None)
-    entry = tasks.get(alias) if isinstance(tasks, dict) else None
-    path = entry.get("BACKEND") if isinstance(entry, dict) else None
-    if not isinstance(path, str):
-        return ConfigProblem(
-            f'{setting} uses {backend_name}, but the TASKS setting has no "{alias}" backend, '
-            "so there is no database queue to work on.",
-            f"Set {example}.",
-        )
-    try:
-        backend_class = import_string(path)
-    except ImportError as exc:
-        return ConfigProblem(
-            f'{setting} uses {backend_name}, but TASKS["{alias}"]["BACKEND"] "{path}" cannot '
-            f"be imported ({exc}).",
-            f"Set {example}.",
-        )
-    from django_tasks_db import DatabaseBackend
-
-    if not (isinstance(backend_class, type) and issubclass(backend_class, DatabaseBackend)):
-        return ConfigProblem(
-            f"{setting} uses {backend_name}, which runs tasks stored in the database, but "
-            f'TASKS["{alias}"] uses "{path}".',
-            f"Set {example}.",
-        )
-    return None
+        if not (isinstance(backend_class, type) and issubclass(backend_class, DatabaseBackend)):
+            return self.message(
+                "prodserver.E020",
+                f"{setting} uses {backend}, which runs tasks stored in the database, but "
+                f'TASKS["{alias}"] uses "{path}".',
+                f"Set {EXAMPLE}.",
+            )
+        return None

@@ -12,10 +12,8 @@ workers import the project themselves, and a SIGHUP respawn serves only new code
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from django_prodserver.backends._parsers import parse_click
 from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import ArgParser, ClickParser
 from django_prodserver.handover import exec_python
 from django_prodserver.targets import asgi_target, wsgi_target
 
@@ -31,10 +29,10 @@ class GranianASGIServer(BaseServerBackend):
     def trailing_args(self) -> list[str]:
         return [asgi_target(self.name, self.config.app)]
 
-    def validate_args(self, args: Sequence[str]) -> None:
+    def arg_parser(self) -> ArgParser:
         from granian.cli import cli
 
-        parse_click(cli, self.program, args, auto_envvar_prefix="GRANIAN")
+        return ClickParser(lambda: cli, self.program, auto_envvar_prefix="GRANIAN")
 
     def start_server(self, *args: str) -> None:
         exec_python(["-m", "granian", *args])

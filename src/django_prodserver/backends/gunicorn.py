@@ -14,8 +14,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from django_prodserver.backends._parsers import parse_argparse
 from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import ArgparseParser, ArgParser, ParsedArgs
 from django_prodserver.errors import ArgsRejected
 from django_prodserver.handover import exec_python
 from django_prodserver.masters.gunicorn import RESTART_ARGV_ENV
@@ -32,21 +32,26 @@ class GunicornServer(BaseServerBackend):
     def leading_args(self) -> list[str]:
         return [wsgi_target(self.name, self.config.app)]
 
-    def validate_args(self, args: Sequence[str]) -> None:
+    def arg_parser(self) -> ArgParser:
+        from gunicorn.config import Config
+
+        return ArgparseParser(lambda: Config(prog=self.program).parser())
+
+    def validate_args(self, args: Sequence[str]) -> ParsedArgs | None:
+        """Gunicorn's parser, then each value through Gunicorn's own setting validators."""
         from gunicorn.config import Config
         from gunicorn.errors import ConfigError
 
-        namespace = parse_argparse(Config(prog=self.program).parser(), args)
-        if namespace is None:
-            return
+        parsed = super().validate_args(args)
         config = Config()
-        for key, value in vars(namespace).items():
+        for key, value in (parsed.values if parsed else {}).items():
             if value is None or key == "args":
                 continue
             try:
                 config.set(key.lower(), value)
             except (TypeError, ValueError, ConfigError) as exc:
                 raise ArgsRejected(f"invalid value for {key}: {exc}") from None
+        return parsed
 
     def start_server(self, *args: str) -> None:
         exec_python(

@@ -17,10 +17,10 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
-from django_prodserver.backends._parsers import parse_click, run_click
 from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import ClickParser
 from django_prodserver.targets import asgi_target, wsgi_target
 
 #: Uvicorn's exit status for a server that failed to start.
@@ -42,22 +42,26 @@ class UvicornServer(BaseServerBackend):
     def leading_args(self) -> list[str]:
         return [asgi_target(self.name, self.config.app)]
 
-    def validate_args(self, args: Sequence[str]) -> None:
+    def arg_parser(self) -> ClickParser:
         from uvicorn.main import main
 
-        parse_click(main, self.program, args)
+        return ClickParser(lambda: main, self.program)
 
     def start_server(self, *args: str) -> None:
-        from uvicorn.main import main
-
         with _stop_signals() as stopped:
-            run_click(main, self.program, args)
-        if _supervised(args) and not stopped():
+            self.arg_parser().run(args)
+        if self.supervised() and not stopped():
             sys.stderr.write(
                 f'prodserver: process "{self.name}": no Uvicorn worker started (see the log '
                 "above), so the start failed; uvicorn itself would exit with status 0.\n"
             )
             raise SystemExit(STARTUP_FAILURE)
+
+    def supervised(self) -> bool:
+        """Whether Uvicorn runs a supervisor with worker processes (``--workers`` above 1)."""
+        parsed = self.parsed_args  # WEB_CONCURRENCY counts too: click reads it for --workers
+        workers = parsed.value("workers") if parsed else None
+        return int(workers or 1) > 1 and not (parsed and parsed.value("reload"))
 
 
 class UvicornWSGIServer(UvicornServer):
@@ -76,15 +80,6 @@ class UvicornWSGIServer(UvicornServer):
         if self.config.app:
             os.environ[WSGI_APP_ENV] = self.config.app
         super().start_server(*args)
-
-
-def _supervised(args: Sequence[str]) -> bool:
-    """Whether Uvicorn runs a supervisor with worker processes (``--workers`` above 1)."""
-    from uvicorn.main import main
-
-    with main.make_context("uvicorn", list(args)) as ctx:  # WEB_CONCURRENCY counts too
-        workers = ctx.params.get("workers") or 1
-        return int(workers) > 1 and not ctx.params.get("reload")
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django_prodserver.backends.base import BaseServerBackend
+from django_prodserver.backends.parsers import GetoptParser, ParsedArgs
 from django_prodserver.errors import ArgsRejected
 from django_prodserver.targets import wsgi_target
 
@@ -27,15 +28,18 @@ class WaitressServer(BaseServerBackend):
     def trailing_args(self) -> list[str]:
         return [wsgi_target(self.name, self.config.app)]
 
-    def validate_args(self, args: Sequence[str]) -> None:
-        import getopt
-
+    def arg_parser(self) -> GetoptParser:
         from waitress.adjustments import Adjustments
 
-        try:
-            kwargs, rest = Adjustments.parse_args(list(args))
-        except getopt.GetoptError as exc:
-            raise ArgsRejected(str(exc)) from None
+        return GetoptParser(Adjustments.parse_args, _long_options)
+
+    def validate_args(self, args: Sequence[str]) -> ParsedArgs | None:
+        """getopt, then the values through Waitress's own Adjustments, as its runner does."""
+        from waitress.adjustments import Adjustments
+
+        parsed = self.arg_parser().parse(args)
+        kwargs = {k: v for k, v in parsed.values.items() if k != "args"}
+        rest = parsed.values["args"]
         if len(rest) != 1:
             extra = " ".join(rest[1:]) or "(none)"
             raise ArgsRejected(f"options must come before the application; unexpected: {extra}")
@@ -45,6 +49,7 @@ class WaitressServer(BaseServerBackend):
             Adjustments(**kwargs)
         except (TypeError, ValueError) as exc:
             raise ArgsRejected(_name_the_option(kwargs, exc)) from None
+        return parsed
 
     def start_server(self, *args: str) -> None:
         from waitress.runner import run
@@ -53,6 +58,19 @@ class WaitressServer(BaseServerBackend):
         status = run(argv=[self.program, *args])
         if status:
             raise SystemExit(status)
+
+
+def _long_options() -> frozenset[str]:
+    """Waitress's long options, from its table of adjustments (booleans also take --no-)."""
+    from waitress.adjustments import Adjustments, asbool
+
+    names = {"--help", "--call"}
+    for param, cast in Adjustments._params:
+        option = param.replace("_", "-")
+        names.add(f"--{option}")
+        if cast is asbool:
+            names.add(f"--no-{option}")
+    return frozenset(names)
 
 
 def _name_the_option(kwargs: dict[str, Any], error: Exception) -> str:

@@ -3,12 +3,14 @@
 The server runs in the foreground in this very process, so its own signal handling applies and
 a container's stop signal reaches it directly.
 
-Before starting, the command validates process NAME (one line on stderr naming the process,
-the setting and the fix; exit status 1) and runs its ARGS through the server's own parser.
-It then runs only prodserver's own system checks, narrowed to NAME (``--skip-checks`` skips
-them): the rest of Django's checks cost start-up time that the native server command does not
-pay (about 20 ms, measured by ``make bench``), and belong in ``manage.py check --deploy`` in
-the deployment pipeline.
+Before starting, the command asks the backend of process NAME for its problems, the same
+check messages ``manage.py check --deploy`` shows for that process (settings, application,
+and the server's own parser on the command line), and stops on the first that blocks a start:
+one line on stderr naming the process, the setting and the fix; exit status 1. Other
+processes' problems do not stop it, and Django's other system checks are not run (they cost
+start-up time the native command does not pay, about 20 ms measured by ``make bench``, and
+belong in ``manage.py check --deploy`` in the deployment pipeline), so ``--skip-checks`` has
+nothing left to skip: the process itself is always validated.
 
 Everything after the first ``--`` goes to the server unchanged. The command splits the
 command line there itself: argparse would otherwise match ``NAME`` too early when an option
@@ -34,19 +36,12 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_prodserver.checks import only_process
-from django_prodserver.config import (
-    SETTING,
-    args_problem,
-    configured_processes,
-    get_process,
-    load_process,
-    problem_line,
-    target_problem,
-)
+from django_prodserver.backends.base import message_line
+from django_prodserver.config import SETTING
 from django_prodserver.errors import ArgsRejected, ProdserverError
 from django_prodserver.handover import release_connections
 from django_prodserver.masking import mask_text
+from django_prodserver.processes import processes, start_blockers
 
 
 class _Parser(CommandParser):
@@ -123,7 +118,10 @@ class Command(BaseCommand):
             "lines instead of ***, to copy a command into a shell. Everything else stays masked.",
         )
         parser.add_argument(
-            "--skip-checks", action="store_true", help="Skip Django's system checks."
+            "--skip-checks",
+            action="store_true",
+            help="Accepted as by every Django command; prodserver runs no system checks besides "
+            "validating the process, which always happens.",
         )
 
     def execute(self, *args: Any, **options: Any) -> str | None:
@@ -139,68 +137,66 @@ class Command(BaseCommand):
         if options["list_processes"]:
             self.list_processes(show_secrets=show_secrets)
             return
-        config = get_process(options["name"])
-        self.secret_options = config.backend.secret_options
-        backend = config.backend(config, options.get("server_args") or ())
-        problem = target_problem(backend) or args_problem(backend)
-        if problem is not None:
-            raise ProdserverError(problem_line(problem))
-        if not options["skip_checks"]:
-            with only_process(config.name):
-                self.check(tags=["prodserver"])
-        server_args = backend.prep_server_args()
+        name = options["name"] or processes.default_name()
+        backend = processes.backend(name, options.get("server_args") or ())
+        self.secret_options = backend.secret_options
+        messages = backend.check()
+        for message in start_blockers(messages):
+            raise ProdserverError(message_line(message))
+        for message in messages:  # warnings that do not stop the start are said, once each
+            self.stderr.write(f"prodserver: warning: {message_line(message)}")
         if options["dry_run"]:
             words = backend.native_command() if show_secrets else backend.masked_command()
             self.stdout.write(shlex.join(words))
             return
         command_line = shlex.join(backend.masked_command())
-        self.stderr.write(f'prodserver: starting "{config.name}": {command_line}')
+        self.stderr.write(f'prodserver: starting "{name}": {command_line}')
         if settings.DEBUG:
-            self.stderr.write(debug_warning(config.name))
+            self.stderr.write(debug_warning(name))
         sys.stderr.flush()
         # Nothing opened so far (in ready(), by the checks) may reach a forked worker.
         release_connections()
         try:
-            backend.start_server(*server_args)
+            backend.start_server(*backend.start_args())
         except ArgsRejected as exc:
             reason = mask_text(str(exc), backend.secret_options)
             raise ProdserverError(
-                f'{backend.program} rejected process "{config.name}": {reason}'
+                f'{backend.program} rejected process "{name}": {reason}'
             ) from None
         except SystemExit as exc:
             if exc.code not in (0, None):
                 self.stderr.write(
-                    f'prodserver: process "{config.name}" ({backend.program}) stopped with '
+                    f'prodserver: process "{name}" ({backend.program}) stopped with '
                     f"status {exc.code}; its log above says why."
                 )
             raise
 
     def list_processes(self, *, show_secrets: bool = False) -> None:
         """One line per process: name, backend class, native command (or what is wrong)."""
-        raw, problems = configured_processes()
-        if raw is None or problems:
-            raise ProdserverError(problem_line(problems[0]))
+        for message in processes.setting_messages():
+            raise ProdserverError(message_line(message))
         broken = []
-        for name, process in raw.items():
-            config, problems = load_process(str(name), process)
+        names = processes.names()
+        for name in names:
+            config, messages = processes.load(name)
             if config is not None:
                 backend = config.backend(config)
-                problem = target_problem(backend)
-                if problem is None:
+                messages = backend.check(parse=False)
+                if not start_blockers(messages):
                     words = backend.native_command() if show_secrets else backend.masked_command()
-                    command = shlex.join(words)
-                    self.stdout.write(f"{name}\t{config.backend.__name__}\t{command}")
+                    self.stdout.write(f"{name}\t{config.backend.__name__}\t{shlex.join(words)}")
                     continue
-                problems = [problem]
-            if all(problem.id.startswith("prodserver.W") for problem in problems):
+            blockers = start_blockers(messages)
+            if not any(message.is_serious() for message in blockers):
                 # e.g. a worker's package missing in the web image: not broken, just not here.
-                self.stdout.write(f"{name}\t(cannot start here)\t{problem_line(problems[0])}")
+                self.stdout.write(f"{name}\t(cannot start here)\t{message_line(blockers[0])}")
                 continue
-            broken.append(str(name))
-            self.stdout.write(f"{name}\t(misconfigured)\t{problem_line(problems[0])}")
+            broken.append(name)
+            first = next(message for message in blockers if message.is_serious())
+            self.stdout.write(f"{name}\t(misconfigured)\t{message_line(first)}")
         if broken:
             raise ProdserverError(
-                f"{len(broken)} of {len(raw)} processes in {SETTING} cannot start "
+                f"{len(broken)} of {len(names)} processes in {SETTING} cannot start "
                 f"({', '.join(broken)}); fix them as shown above (manage.py check lists "
                 "every problem)."
             )
