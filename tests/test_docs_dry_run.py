@@ -60,6 +60,7 @@ class Claim:
     argv: tuple[str, ...]  # what is run (--dry-run added for "start" and "error")
     name: str | None
     expected: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()  # `export NAME=VALUE` lines before it in its block
 
     @property
     def config(self) -> docs_blocks.Block | None:
@@ -79,7 +80,11 @@ def console_claims() -> Iterator[Claim]:
     for block in docs_blocks.all_blocks():
         if block.language not in docs_blocks.SHELL_LANGUAGES:
             continue
+        exports: dict[str, str] = {}
         for command in docs_blocks.commands(block):
+            if command.words[:1] == ["export"]:
+                exports.update(word.split("=", 1) for word in command.words[1:] if "=" in word)
+                continue
             argv = docs_blocks.prodserver_argv(command.text)
             output = list(command.output)
             while output and not output[-1].strip():
@@ -96,7 +101,10 @@ def console_claims() -> Iterator[Claim]:
                 kind, run, expected = "start", with_dry_run(argv), (output[0],)
             else:
                 continue
-            yield Claim(command, kind, run, options.name, expected)
+            # The configuration block shown before the claim stands for the module that
+            # --settings names (the page writes that block into that module).
+            run = tuple(word for word in run if not word.startswith("--settings="))
+            yield Claim(command, kind, run, options.name, expected, tuple(exports.items()))
 
 
 CLAIMS = list(console_claims())
@@ -177,6 +185,8 @@ def actual_output(claim: Claim, tmp: Path) -> list[str]:
 def test_console_claim(claim: Claim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    for name, value in claim.env:
+        monkeypatch.setenv(name, value)
     actual = actual_output(claim, tmp_path)
     assert list(claim.expected) == actual, (
         f"{claim.command.where}: the page (left) differs from what `{claim.command.text}` "

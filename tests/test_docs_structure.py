@@ -60,6 +60,8 @@ ALLOWED_HOSTS = {
     "flower.readthedocs.io": "Flower's documentation",
     "hypercorn.readthedocs.io": "Hypercorn's documentation",
     "channels.readthedocs.io": "Django Channels' documentation (Daphne's deployment guide)",
+    "kubernetes.io": "Kubernetes' documentation",
+    "www.freedesktop.org": "systemd's manual pages",
     "django-prodserver.readthedocs.io": "these docs, as published",
 }
 # On github.com only the official repositories of tools that have no documentation site.
