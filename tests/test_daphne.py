@@ -96,7 +96,7 @@ def test_the_default_asgi_target_is_the_projects_asgi_module(project: Project) -
     use_daphne(project, address(port))
     assert dry_run(project) == f"daphne mysite.asgi:application --bind=127.0.0.1 --port={port}"
     assert dry_run(project, "--", "--port=9") == (
-        f"daphne mysite.asgi:application --bind=127.0.0.1 --port={port} --port=9"
+        "daphne mysite.asgi:application --bind=127.0.0.1 --port=9"  # -- replaces, not adds
     )
     # Daphne's two underscored options, spelled by the ARGS rule after --, reach it its way.
     assert dry_run(project, "--", "--websocket-connect-timeout=9") == (
