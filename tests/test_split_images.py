@@ -95,6 +95,8 @@ def web_image(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> WebImage
         settings.read_text()
         + '\nINSTALLED_APPS += ["django_prodserver"]\nALLOWED_HOSTS = ["127.0.0.1"]\n'
         f"DEBUG = False\nSTATIC_ROOT = BASE_DIR / 'static'\nPRODUCTION_PROCESSES = {processes!r}\n"
+        # Django 6.1's startproject sends mail to the console, an error for check --deploy.
+        'MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}\n'
     )
     return WebImage(root, python, port)
 
