@@ -34,6 +34,7 @@ from test_web_servers import (
     UVICORN,
     WAITRESS,
     Backend,
+    serving_pids,
 )
 
 from conftest import Project, free_port, http_get, wait_for_http
@@ -189,6 +190,8 @@ def test_each_worker_has_its_own_database_connection(
     concurrency = {backend.concurrency: 4 if backend is WAITRESS else workers}
     probe_project(project, postgres_db, backend, backend.args(port, **concurrency))
     proc = start(project, port)
+    # Every worker serves before the load (spawned workers boot one by one).
+    assert len(serving_pids(port, workers)) == workers, project.output(proc)
 
     answers, failures = load(port)
     output = project.output(proc)
