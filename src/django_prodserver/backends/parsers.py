@@ -30,6 +30,17 @@ if TYPE_CHECKING:
 OptionTable = dict[str, tuple[str, bool]]
 
 
+def _argparse_result(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> ParsedArgs:
+    """An argparse namespace as ParsedArgs: "given" is every option not at its default."""
+    values = vars(namespace)
+    defaults = {action.dest: action.default for action in parser._actions}
+    return ParsedArgs(values, frozenset(n for n, v in values.items() if v != defaults.get(n)))
+
+
+def _argparse_long_options(parser: argparse.ArgumentParser) -> frozenset[str]:
+    return frozenset(name for name in parser._option_string_actions if name.startswith("--"))
+
+
 def _argparse_table(parser: argparse.ArgumentParser) -> OptionTable:
     return {
         string: (action.dest, action.nargs != 0)
@@ -94,14 +105,10 @@ class ArgparseParser(ArgParser):
             message = lines[-1] if lines else f"exit status {exc.code}"
             # argparse prefixes "prog: error: "; keep only what is wrong.
             raise ArgsRejected(message.split("error: ", 1)[-1]) from None
-        values = vars(namespace)
-        defaults = {action.dest: action.default for action in parser._actions}
-        given = {name for name, value in values.items() if value != defaults.get(name)}
-        return ParsedArgs(values, frozenset(given))
+        return _argparse_result(parser, namespace)
 
     def long_options(self) -> frozenset[str]:
-        actions = self.make_parser()._option_string_actions
-        return frozenset(name for name in actions if name.startswith("--"))
+        return _argparse_long_options(self.make_parser())
 
     def option_table(self) -> OptionTable:
         return _argparse_table(self.make_parser())
@@ -246,9 +253,7 @@ class ManagementCommandParser(ArgParser):
                 f"{', '.join(given)} belongs to manage.py: give it to prodserver itself "
                 f"(manage.py prodserver {given[0]}=...)"
             )
-        values = vars(namespace)
-        defaults = {action.dest: action.default for action in parser._actions}
-        return ParsedArgs(values, frozenset(n for n, v in values.items() if v != defaults.get(n)))
+        return _argparse_result(parser, namespace)
 
     def run(self, args: Sequence[str]) -> None:
         from django.core.management import call_command
@@ -258,8 +263,7 @@ class ManagementCommandParser(ArgParser):
         call_command(self.command, *args)
 
     def long_options(self) -> frozenset[str]:
-        actions = self._parser()._option_string_actions
-        return frozenset(name for name in actions if name.startswith("--"))
+        return _argparse_long_options(self._parser())
 
     def option_table(self) -> OptionTable:
         return _argparse_table(self._parser())
