@@ -8,10 +8,12 @@ Uvicorn then exited with status 0 without serving anything.
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 
 import pytest
+from packaging.version import Version
 
 from conftest import Project, free_port
 
@@ -87,6 +89,15 @@ def test_app_naming_a_missing_module_is_an_error(project: Project, backend: str)
     assert "(prodserver.E016)" in check.stderr
 
 
+#: From this release Uvicorn's supervisor stops when a worker fails before it serves; before
+#: it, the supervisor restarts such a worker forever (natively and under prodserver alike).
+UVICORN_STOPS_ON_FAILED_WORKERS = Version("0.50")
+
+
+@pytest.mark.skipif(
+    Version(importlib.metadata.version("uvicorn")) < UVICORN_STOPS_ON_FAILED_WORKERS,
+    reason="Uvicorn before 0.50 restarts a worker that cannot start forever, natively too",
+)
 def test_uvicorn_workers_that_never_start_are_a_failed_start(project: Project) -> None:
     """Native ``uvicorn --workers=2`` exits 0 here; prodserver says so and exits 3."""
     port = free_port()

@@ -381,6 +381,6 @@ def test_the_rule_picks_only_real_secrets_among_the_servers_options() -> None:
     ``--keep-alive``, ``--ssl-certfile`` stay visible).
     """
     options = all_server_options()
-    assert len(options) > 250
+    assert len(options) > 200  # 242 at the lowest allowed versions, more at the newest
     secret = {option: sorted(servers) for option, servers in options.items() if says_secret(option)}
     assert secret == {"--ssl-keyfile-password": ["granian", "uvicorn"]}

@@ -26,6 +26,7 @@ Run with ``-s`` to see the pids of each run.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import signal
 import subprocess
@@ -40,6 +41,7 @@ from typing import Any
 
 import psutil
 import pytest
+from packaging.version import Version
 
 from conftest import MANAGE_PY, PostgresServer, Project, RedisServer, descendants
 
@@ -417,8 +419,13 @@ def test_celery_prefork_workers_never_share_a_connection(
     probe.project.migrate()
     runs = probe.prodserver_and_native(CELERY, count, seconds=0.1)
     assert_forked_workers_are_safe(runs, reforked=bool(args))
-    for run in runs:  # Celery's Django fixup closes the parent's connections before it forks
-        assert run.sockets_per_process[run.parent] == []
+    prodserver, native = runs
+    # prodserver closes what manage.py opened before the worker starts (usage: native fidelity).
+    assert prodserver.sockets_per_process[prodserver.parent] == [], prodserver.describe()
+    # Natively, Celery's Django fixup closes the parent's connections from Celery 5.6 on; before,
+    # the parent keeps the one ready() opened (idle, never used by a child: checked above).
+    if Version(importlib.metadata.version("celery")) >= Version("5.6"):
+        assert native.sockets_per_process[native.parent] == [], native.describe()
 
 
 @pytest.mark.parametrize(
