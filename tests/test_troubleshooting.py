@@ -2,12 +2,12 @@
 
 The page is the input. An entry is a label ``(ts-NAME)=`` followed by a heading that names the
 symptom; the ``code`` spans of the heading and of a paragraph that opens the entry are texts a
-user sees, and the entry's first ```` ```text ```` block is an excerpt of that output. For each entry a reproducer below triggers the failure for real: the
-example project in a subprocess, real servers on free 127.0.0.1 ports, a real redis-server, a
-real missing package (a ``site-packages`` without it). The test then finds every quoted text of
-the heading, verbatim, and every line of the excerpt (digits aside: timestamps, PIDs) in the
-output. The free port a test uses is shown as the port the page shows (8000, 6379), since that
-is what the user configured.
+user sees, and the entry's first ```` ```text ```` block is an excerpt of that output. For each
+entry a reproducer below triggers the failure for real: the example project in a subprocess,
+real servers on free 127.0.0.1 ports, a real redis-server, a real missing package (a
+``site-packages`` without it). The test then finds every quoted text, verbatim, and every line
+of the excerpt (digits aside: timestamps, PIDs) in the output. The free port a test uses is
+shown as the port the page shows (8000, 6379), since that is what the user configured.
 
 An entry without a reproducer fails; a reproducer that cannot run here skips with its reason.
 """
