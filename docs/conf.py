@@ -139,7 +139,7 @@ def _break_after_dots(app: object, doctree: object, docname: str) -> None:
 
     for literal in list(doctree.findall(nodes.literal)):  # type: ignore[attr-defined]
         text = literal.astext()
-        if len(text) < 24 or "." not in text or " " in text:
+        if len(text) < 24 or "." not in text:
             continue
         pieces: list[nodes.Node] = []
         for index, part in enumerate(text.split(".")):

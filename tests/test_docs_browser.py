@@ -241,11 +241,17 @@ _MARK_LINK_JS = """
 
 
 def click_link_to(page: Page, base: str, target: str) -> None:
-    """Click the first visible link (in the text or the sidebar) to the page ``target``."""
+    """Click the first visible link (in the text or the sidebar) to the page ``target``.
+
+    A card of the home page is a link as a whole (sphinx-design stretches an empty link over
+    it): the reader clicks the card.
+    """
     found = page.evaluate(_MARK_LINK_JS, [CLICKABLE, base + target])
     assert found, f"no visible link to {target} on {page.url}"
+    marked = page.locator("[data-reader-clicks]")
+    card = page.locator(".sd-card", has=page.locator("a.sd-stretched-link[data-reader-clicks]"))
     with page.expect_navigation():
-        page.locator("[data-reader-clicks]").click()
+        (card if card.count() else marked).click()
     assert page_path(page.url, base) == target
 
 
@@ -592,6 +598,14 @@ READABLE = {
 }
 
 
+# The home page has cards where other pages have admonitions.
+HOME_READABLE = {
+    **{what: selector for what, selector in READABLE.items() if "admonition" not in what},
+    "card title": "article[role=main] .sd-card-title",
+    "card text": "article[role=main] .sd-card-text",
+}
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("path", ["index.html", "guides/quickstart.html", "backends/gunicorn.html"])
 def test_both_themes_are_readable(reader: Reader, path: str, theme: str) -> None:
@@ -603,7 +617,7 @@ def test_both_themes_are_readable(reader: Reader, path: str, theme: str) -> None
     else:
         assert relative_luminance(page_background) > 0.8, page_background
     lowest = {}
-    for what, selector in READABLE.items():
+    for what, selector in (HOME_READABLE if path == "index.html" else READABLE).items():
         pairs = rendered_colours(page, selector)
         assert pairs, f"no visible {what} ({selector}) on {path}"
         lowest[what] = round(min(contrast_ratio(text, bg) for text, bg in pairs), 2)
