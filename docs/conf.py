@@ -128,5 +128,28 @@ def _public_bases(app: object, name: str, obj: type, options: object, bases: lis
         bases[index] = base
 
 
+def _break_after_dots(app: object, doctree: object, docname: str) -> None:
+    """Let long dotted names in inline code wrap after a dot, never inside a word.
+
+    ``django_prodserver.backends.gunicorn.GunicornServer`` is wider than a phone screen; the
+    CSS forbids breaking words, so the HTML gets a <wbr> (a line-break opportunity that is
+    invisible and not copied) after each dot instead.
+    """
+    from docutils import nodes
+
+    for literal in list(doctree.findall(nodes.literal)):  # type: ignore[attr-defined]
+        text = literal.astext()
+        if len(text) < 24 or "." not in text:
+            continue
+        pieces: list[nodes.Node] = []
+        for index, part in enumerate(text.split(".")):
+            if index:
+                pieces += [nodes.Text("."), nodes.raw("", "<wbr>", format="html")]
+            pieces.append(nodes.Text(part))
+        literal.children = []
+        literal.extend(pieces)
+
+
 def setup(app: object) -> None:
     app.connect("autodoc-process-bases", _public_bases)  # type: ignore[attr-defined]
+    app.connect("doctree-resolved", _break_after_dots)  # type: ignore[attr-defined]

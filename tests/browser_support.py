@@ -288,8 +288,9 @@ _INCLUDE = re.compile(r"(?:\{include\}|\.\.\s+include::)\s*(\S+)")
 def source_pages(docs: Path) -> set[str]:
     """The HTML pages the Markdown and reST sources should produce ("backends/gunicorn.html").
 
-    Leaves out the 404 page (not part of the navigation), the build directory, and fragments
-    that another page includes (they have no page of their own).
+    Leaves out the 404 page (not part of the navigation), the build directory, fragments
+    that another page includes (they have no page of their own), and pages marked
+    ``orphan: true`` (reached from links in the text, not from the sidebar).
     """
     sources = [
         path
@@ -305,8 +306,22 @@ def source_pages(docs: Path) -> set[str]:
     return {
         path.relative_to(docs).with_suffix(".html").as_posix()
         for path in sources
-        if path.resolve() not in included and path.relative_to(docs).as_posix() != "404.md"
+        if path.resolve() not in included
+        and path.relative_to(docs).as_posix() != "404.md"
+        and not is_orphan(path)
     }
+
+
+_FRONT_MATTER = re.compile(r"^---\n(.*?)\n---\n", re.DOTALL)
+
+
+def is_orphan(path: Path) -> bool:
+    """Whether a source page declares itself outside every toctree (MyST or reST)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".rst":
+        return text.startswith(":orphan:")
+    front = _FRONT_MATTER.match(text)
+    return front is not None and re.search(r"^orphan:\s*true\s*$", front.group(1), re.M) is not None
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -6,7 +6,8 @@ request for anything else is refused and recorded, so a font, script or image fe
 internet fails the tests. Each test also fails on a console error, an uncaught script error or
 a local file that is missing.
 
-Screenshots of the home page, the quickstart and the Gunicorn page go to
+Screenshots of the home page, the quickstart, the backends index, the troubleshooting page
+and the Gunicorn page go to
 ``$DOCS_SCREENSHOT_DIR``, or to ``docs/_build/screenshots`` (git-ignored) when it is unset; the
 test prints the folder.
 """
@@ -240,11 +241,17 @@ _MARK_LINK_JS = """
 
 
 def click_link_to(page: Page, base: str, target: str) -> None:
-    """Click the first visible link (in the text or the sidebar) to the page ``target``."""
+    """Click the first visible link (in the text or the sidebar) to the page ``target``.
+
+    A card of the home page is a link as a whole (sphinx-design stretches an empty link over
+    it): the reader clicks the card.
+    """
     found = page.evaluate(_MARK_LINK_JS, [CLICKABLE, base + target])
     assert found, f"no visible link to {target} on {page.url}"
+    marked = page.locator("[data-reader-clicks]")
+    card = page.locator(".sd-card", has=page.locator("a.sd-stretched-link[data-reader-clicks]"))
     with page.expect_navigation():
-        page.locator("[data-reader-clicks]").click()
+        (card if card.count() else marked).click()
     assert page_path(page.url, base) == target
 
 
@@ -297,6 +304,171 @@ def test_the_sidebar_lists_every_page(reader: Reader, path: str) -> None:
     page = reader.open(path)
     listed = {page_path(url, reader.base) for url in links_in(page, SIDEBAR)}
     assert listed == source_pages(DOCS)
+    reader.assert_clean()
+
+
+# The sidebar's captions in order, each with the pages directly under it (a page's own
+# sub-pages, such as the backend pages under the backends index, follow it).
+SIDEBAR_ORDER = {
+    "Getting started": ["installation.html", "guides/quickstart.html", "usage.html"],
+    "Guides": [
+        f"guides/{name}.html"
+        for name in (
+            "environment-configs",
+            "multi-process",
+            "docker-deployment",
+            "systemd",
+            "kubernetes",
+            "platforms",
+            "backend-switching",
+            "custom-backend",
+        )
+    ],
+    "Reference": ["configuration.html", "backends/index.html", "api.html"],
+    "Help": ["troubleshooting.html"],
+    "Project": ["backends/benchmarks.html", "contributing.html"],
+}
+
+SIDEBAR_SECTIONS_JS = """
+() => [...document.querySelectorAll(".sidebar-tree p.caption")].map(caption => {
+  const list = caption.nextElementSibling;
+  const top = list ? [...list.querySelectorAll(":scope > li > a.reference")] : [];
+  const all = list ? [...list.querySelectorAll("a.reference")] : [];
+  return {
+    caption: caption.textContent.trim(),
+    top: top.map(a => a.href),
+    all: all.map(a => a.href),
+  };
+})
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("path", ["index.html", "guides/quickstart.html", "backends/gunicorn.html"])
+def test_the_sidebar_lists_each_page_once_under_its_caption(
+    reader: Reader, path: str, width: str
+) -> None:
+    """Getting started, Guides, Reference, Help, Project: in that order, no page twice."""
+    page = reader.open(path, viewport=WIDTHS[width])
+    sections = page.evaluate(SIDEBAR_SECTIONS_JS)
+    found = {
+        section["caption"]: [page_path(url, reader.base) for url in section["top"]]
+        for section in sections
+    }
+    assert [section["caption"] for section in sections] == list(SIDEBAR_ORDER)
+    assert found == SIDEBAR_ORDER
+    every_link = [page_path(url, reader.base) for s in sections for url in s["all"]]
+    twice = sorted({target for target in every_link if every_link.count(target) > 1})
+    assert twice == [], "pages listed more than once in the sidebar"
+    assert "guides/index.html" not in every_link, "the guides index is reached from the cards"
+    reader.assert_clean()
+
+
+def test_next_from_the_quickstart_leads_to_usage_then_the_guides(reader: Reader) -> None:
+    page = reader.open("guides/quickstart.html")
+    followed = []
+    for _ in range(2):
+        link = page.locator("a.next-page")
+        with page.expect_navigation():
+            link.click()
+        followed.append(page_path(page.url, reader.base))
+    assert followed == ["usage.html", "guides/environment-configs.html"]
+    reader.assert_clean()
+
+
+# -- The home page --------------------------------------------------------------------------
+
+HOME_CARDS = {
+    "Quickstart": "guides/quickstart.html",
+    "Choose a backend": "backends/index.html",
+    "Deploy": "guides/index.html",
+    "Troubleshooting": "troubleshooting.html",
+}
+
+CARDS_JS = """
+() => [...document.querySelectorAll("article[role=main] .sd-card")]
+  .filter(card => card.checkVisibility())
+  .map(card => {
+    const box = card.getBoundingClientRect();
+    const link = card.querySelector("a.sd-stretched-link");
+    return {
+      title: card.querySelector(".sd-card-title")?.innerText.trim(),
+      href: link ? link.href : null,
+      left: Math.round(box.left),
+      top: Math.round(box.top),
+      width: Math.round(box.width),
+    };
+  })
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_home_page_shows_the_cards(reader: Reader, width: str) -> None:
+    """Four cards, each a link to its page: one column on a phone, two side by side wider."""
+    page = reader.open("index.html", viewport=WIDTHS[width])
+    cards = page.evaluate(CARDS_JS)
+    assert {card["title"]: page_path(card["href"], reader.base) for card in cards} == HOME_CARDS
+    columns = {card["left"] for card in cards}
+    assert len(columns) == (1 if width == "phone" else 2), cards
+    for card in cards:
+        assert card["width"] <= WIDTHS[width]["width"], card
+    # No list on the home page repeats the sidebar.
+    assert page.locator("article[role=main] ul li a.reference").count() == 0
+    # A card is clicked like a link.
+    with page.expect_navigation():
+        page.locator(".sd-card", has_text="Troubleshooting").click()
+    assert page_path(page.url, reader.base) == "troubleshooting.html"
+    reader.assert_clean()
+
+
+# -- Identifiers ----------------------------------------------------------------------------
+
+# For every inline code element of the page: the text, and the characters before which the
+# browser broke it onto a new line (found from the position of each character on screen).
+LINE_BREAKS_JS = r"""
+() => [...document.querySelectorAll("article[role=main] code")]
+  .filter(code => code.checkVisibility() && !code.closest("pre"))
+  .map(code => {
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    const chars = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let i = 0; i < node.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rect = range.getClientRects()[0];
+        chars.push({ch: node.data[i], top: rect ? Math.round(rect.top) : null});
+      }
+    }
+    const text = chars.map(c => c.ch).join("");
+    const breaks = [];
+    let lastTop = null;
+    chars.forEach((c, i) => {
+      if (c.top === null || /\s/.test(c.ch)) return;
+      if (lastTop !== null && c.top > lastTop + 2) breaks.push(i);
+      lastTop = c.top;
+    });
+    return {text, breaks};
+  })
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("path", ["backends/index.html", "configuration.html"])
+def test_identifiers_break_only_after_a_dot_or_at_a_space(
+    reader: Reader, path: str, width: str
+) -> None:
+    """`GunicornServer` never becomes "GunicornS / erver": a line may end after a dot only."""
+    page = reader.open(path, viewport=WIDTHS[width])
+    codes = page.evaluate(LINE_BREAKS_JS)
+    assert any("GunicornServer" in code["text"] for code in codes)
+    mid_word = [
+        f"{code['text'][:index]} / {code['text'][index:]}"
+        for code in codes
+        for index in code["breaks"]
+        if not (code["text"][index - 1] in "./-=" or code["text"][index - 1].isspace())
+    ]
+    assert mid_word == [], "identifiers broken inside a word"
     reader.assert_clean()
 
 
@@ -426,6 +598,14 @@ READABLE = {
 }
 
 
+# The home page has cards where other pages have admonitions.
+HOME_READABLE = {
+    **{what: selector for what, selector in READABLE.items() if "admonition" not in what},
+    "card title": "article[role=main] .sd-card-title",
+    "card text": "article[role=main] .sd-card-text",
+}
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("path", ["index.html", "guides/quickstart.html", "backends/gunicorn.html"])
 def test_both_themes_are_readable(reader: Reader, path: str, theme: str) -> None:
@@ -437,7 +617,7 @@ def test_both_themes_are_readable(reader: Reader, path: str, theme: str) -> None
     else:
         assert relative_luminance(page_background) > 0.8, page_background
     lowest = {}
-    for what, selector in READABLE.items():
+    for what, selector in (HOME_READABLE if path == "index.html" else READABLE).items():
         pairs = rendered_colours(page, selector)
         assert pairs, f"no visible {what} ({selector}) on {path}"
         lowest[what] = round(min(contrast_ratio(text, bg) for text, bg in pairs), 2)
@@ -454,6 +634,8 @@ SCREENSHOT_PAGES = {
     "home": "index.html",
     "quickstart": "guides/quickstart.html",
     "gunicorn": "backends/gunicorn.html",
+    "backends": "backends/index.html",
+    "troubleshooting": "troubleshooting.html",
 }
 
 

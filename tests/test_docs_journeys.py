@@ -65,11 +65,15 @@ def walk(session: Journey, *pages: str) -> None:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("tab", ["wsgi", "asgi"])
 def test_installation_first_server(make_journey: type[Journey], tab: str) -> None:
-    """The installation page's steps, with the WSGI or the ASGI tab of "Your First Server"."""
-    session = make_journey(prefer=("pip", tab))
+    """The installation page's steps, with the WSGI or the ASGI tab of its last step.
+
+    The page ends with a ``--dry-run`` (its output compared); starting the server is the
+    quickstart's, so nothing is started here.
+    """
+    session = make_journey(prefer=("posix", "pip", tab))
     walk(session, "installation.md")
-    # Both "Ctrl+C" stops were clean (checked in Journey.stop), and nothing else ran.
-    assert [status for _, status in session.stopped] == [0, 0]
+    assert session.stopped == []
+    assert any(where.startswith("installation.md") for where in session.executed)
 
 
 @pytest.mark.timeout(240)

@@ -1,13 +1,13 @@
 """Every entry of docs/troubleshooting.md, reproduced: the page quotes only real output.
 
-The page is the input. An entry is a label ``(ts-NAME)=`` followed by a heading; the heading's
-``code`` spans are the texts a user sees, and the entry's first ```` ```text ```` block is an
-excerpt of that output. For each entry a reproducer below triggers the failure for real: the
-example project in a subprocess, real servers on free 127.0.0.1 ports, a real redis-server, a
-real missing package (a ``site-packages`` without it). The test then finds every quoted text of
-the heading, verbatim, and every line of the excerpt (digits aside: timestamps, PIDs) in the
-output. The free port a test uses is shown as the port the page shows (8000, 6379), since that
-is what the user configured.
+The page is the input. An entry is a label ``(ts-NAME)=`` followed by a heading that names the
+symptom; the ``code`` spans of the heading and of a paragraph that opens the entry are texts a
+user sees, and the entry's first ```` ```text ```` block is an excerpt of that output. For each
+entry a reproducer below triggers the failure for real: the example project in a subprocess,
+real servers on free 127.0.0.1 ports, a real redis-server, a real missing package (a
+``site-packages`` without it). The test then finds every quoted text, verbatim, and every line
+of the excerpt (digits aside: timestamps, PIDs) in the output. The free port a test uses is
+shown as the port the page shows (8000, 6379), since that is what the user configured.
 
 An entry without a reproducer fails; a reproducer that cannot run here skips with its reason.
 """
@@ -85,11 +85,15 @@ def read_entries(text: str) -> list[Entry]:
         body = re.sub(r"^\(ts-[a-z0-9-]+\)=\n*\Z", "", body, flags=re.MULTILINE)
         fence = TEXT_FENCE.search(body)
         excerpt = fence.group(1).splitlines() if fence else []
+        # A paragraph before the excerpt (or before the cause) quotes what the user sees.
+        opening = body.lstrip("\n").split("\n\n", 1)[0]
+        if opening.startswith(("```", "**Cause.**")):
+            opening = ""
         entries.append(
             Entry(
                 label=match.group(1),
                 heading=match.group(2),
-                quotes=tuple(re.findall(r"`([^`]+)`", match.group(2))),
+                quotes=tuple(re.findall(r"(?<![`}])`([^`]+)`", match.group(2) + "\n" + opening)),
                 excerpt=tuple(line.strip() for line in excerpt if line.strip()),
                 body=body,
             )
@@ -775,7 +779,7 @@ def test_the_page_has_the_entries_the_docs_promise() -> None:
     labels = [entry.label for entry in ENTRIES]
     assert len(labels) == len(set(labels)), "an entry label is used twice"
     for entry in ENTRIES:
-        assert entry.quotes, f"({entry.label}): the heading quotes no `text`"
+        assert entry.quotes or entry.excerpt, f"({entry.label}) quotes no output"
         assert "**Cause.**" in entry.body, f"({entry.label}) has no **Cause.**"
         assert "**Fix.**" in entry.body, f"({entry.label}) has no **Fix.**"
 
