@@ -5,8 +5,9 @@ Django does not speak the ASGI lifespan protocol, so ``--lifespan=off`` is the d
 deprecated in favour of a2wsgi, so :class:`UvicornWSGIServer` serves
 :mod:`django_prodserver.wsgi_as_asgi`, which wraps the WSGI application with a2wsgi.
 
-With ``--workers`` above 1, Uvicorn's supervisor exits with status 0 when its workers cannot
-start (the application fails to import), which a container platform takes for a clean stop.
+With ``--workers`` above 1, Uvicorn's supervisor (0.50 and later; older ones restart such a
+worker forever) exits with status 0 when its workers cannot start (the application fails to
+import), which a container platform takes for a clean stop.
 Here that exit becomes status 3, Uvicorn's own code for a failed start, unless a stop signal
 arrived. Uvicorn's workers are spawned, not forked, so they import the project themselves.
 """
