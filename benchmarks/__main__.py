@@ -8,6 +8,7 @@ to ``benchmarks/.work/`` unless ``--output`` says otherwise and leaves the docs 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import sys
@@ -67,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--docs-rounds", type=int, default=1, help="clean docs builds")
     parser.add_argument("--output", type=Path, help="results directory")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: redraw the charts and rewrite the docs tables from this file",
+    )
     options = parser.parse_args(argv)
     if options.quick:
         for key, value in QUICK.items():
@@ -86,6 +93,12 @@ def log(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    if options.render:
+        results = json.loads(options.render.read_text())
+        made = report.write_charts(results, options.render.parent, docs=True)
+        log(f"docs tables: {report.write_docs(results, made).relative_to(ROOT)}")
+        log(summary(results))
+        return 0
     parts = options.only or list(PARTS)
     specs = list(WEB_BACKENDS)
     compared = list(COMPARED)
@@ -226,8 +239,8 @@ def summary(results: dict[str, Any]) -> str:
             fast, slow = pair["fastest"], pair["slowest"]
             lines.append(
                 f"compare   {path:<11} {fast['label']} {fast['rps']:,.0f} req/s, "
-                f"p99 {fast['p99'] * 1000:.0f} ms / {slow['label']} {slow['rps']:,.0f} req/s, "
-                f"p99 {slow['p99'] * 1000:.0f} ms"
+                f"p99 {_p99(fast['p99'])} / {slow['label']} {slow['rps']:,.0f} req/s, "
+                f"p99 {_p99(slow['p99'])}"
             )
         for name, entry in compare["configs"].items():
             if "error" in entry:
@@ -249,6 +262,10 @@ def summary(results: dict[str, Any]) -> str:
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in results.get("phase_seconds", {}).items())
     lines.append(f"total {results['elapsed_seconds'] / 60:.1f} min ({phases})")
     return "\n".join(lines)
+
+
+def _p99(value: Any) -> str:
+    return f"{value * 1000:.0f} ms" if isinstance(value, (int, float)) else "n/a"
 
 
 def _r(value: Any) -> str:

@@ -241,7 +241,11 @@ def extremes(compare: dict[str, object], level: int = 64) -> dict[str, dict[str,
         measured.sort(key=lambda item: item[1]["requests_per_second"])
         (slow_label, slow), (fast_label, fast) = measured[0], measured[-1]
         out[path] = {
-            key: {"label": label, "rps": cell["requests_per_second"], "p99": cell["p99"]}
+            key: {
+                "label": label,
+                "rps": cell["requests_per_second"],
+                "p99": cell["p99"] if cell["requests"] else None,
+            }
             for key, label, cell in (
                 ("fastest", fast_label, fast),
                 ("slowest", slow_label, slow),

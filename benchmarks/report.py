@@ -49,6 +49,8 @@ def _num(value: Any, pattern: str = "{:.2f}") -> str:
 
 
 def _ms(value: Any) -> str:
+    if isinstance(value, (int, float)) and value >= 1:
+        return f"{value:.2f} s"
     return _num(value * 1000 if isinstance(value, (int, float)) else None, "{:.1f} ms")
 
 
@@ -448,7 +450,7 @@ def _section_compare(results: Results, charts_made: list[str]) -> list[str]:
             f"`{path}`",
             pair["fastest"]["label"],
             _num(pair["fastest"]["rps"], "{:,.0f}"),
-            _ms(pair["fastest"]["p99"]),
+            _ms(pair["fastest"]["p99"]),  # None when nothing was answered
             pair["slowest"]["label"],
             _num(pair["slowest"]["rps"], "{:,.0f}"),
             _ms(pair["slowest"]["p99"]),
@@ -464,10 +466,6 @@ def _section_compare(results: Results, charts_made: list[str]) -> list[str]:
             rows,
             align="llrrlrr",
         ),
-        "",
-        "Commands (from `prodserver NAME --dry-run`, port 8000):",
-        "",
-        *(f"- {e['label']}: `{e['command']}`" for e in configs.values()),
         "",
     ]
     return lines
@@ -545,11 +543,12 @@ def _section_setup(results: Results) -> list[str]:
     meta = results["meta"]
     machine = meta["machine"]
     versions = meta["versions"]
-    commands = [
-        f"- {e['label']}: `{e['command']}`"
-        for e in (results.get("startup") or {}).values()
-        if e.get("command")
-    ]
+    listed: dict[str, str] = {}
+    for part in (results.get("startup") or {}, (results.get("compare") or {}).get("configs", {})):
+        for entry in part.values():
+            if entry.get("command") and entry["label"] not in listed:
+                listed[entry["label"]] = entry["command"]
+    commands = [f"- {label}: `{command}`" for label, command in listed.items()]
     version_rows = [[f"`{name}`", f"{version}"] for name, version in versions.items() if version]
     lines = [
         "## What was compared",
