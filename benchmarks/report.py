@@ -418,6 +418,29 @@ def _section_compare(results: Results, charts_made: list[str]) -> list[str]:
             "",
         ]
     lines += _failures(compare["configs"])
+    level = 64 if 64 in levels else top
+    cpu_rows = [
+        [
+            e["label"],
+            *(
+                _ms2((e["cells"][path].get(str(level)) or {}).get("cpu_per_request"))
+                for path in compare["workloads"]
+            ),
+        ]
+        for e in configs.values()
+    ]
+    lines += [
+        "(benchmarks-cpu-per-request)=",
+        f"### CPU time per request at {level} connections",
+        "",
+        "The CPU time (user and system) the configuration's whole process tree spent per "
+        "answered request in the runs above. Other programs on the machine lower the "
+        "requests per second but change this figure far less: it is what a request costs "
+        "the server.",
+        "",
+        *_table(["Configuration", *(f"`{path}`" for path in compare["workloads"])], cpu_rows),
+        "",
+    ]
     memory_rows = [
         [
             e["label"],
@@ -443,7 +466,6 @@ def _section_compare(results: Results, charts_made: list[str]) -> list[str]:
         ),
         "",
     ]
-    level = 64 if 64 in levels else top
     best = extremes(compare, level)
     rows = [
         [
