@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,30 +19,23 @@ if str(ROOT) not in sys.path:  # the harness is a package of the repository, not
     sys.path.insert(0, str(ROOT))
 
 
-@pytest.mark.server
-def test_startup_smoke_run_writes_a_ratio(tmp_path: Path) -> None:
+def smoke_run(out: Path, *options: str) -> dict[str, Any]:
+    """``python -m benchmarks --quick OPTIONS`` into ``out``; the results it wrote."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--quick",
-            "--only",
-            "startup",
-            "--backends",
-            "waitress",
-            "--pairs",
-            "1",
-            "--output",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", "benchmarks", "--quick", *options, "--output", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    data = json.loads((tmp_path / "results.json").read_text())
+    data: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return data
+
+
+@pytest.mark.server
+def test_startup_smoke_run_writes_a_ratio(tmp_path: Path) -> None:
+    data = smoke_run(tmp_path, "--only", "startup", "--backends", "waitress", "--pairs", "1")
     assert data["meta"], "the machine, versions and date are recorded"
     waitress = data["startup"]["waitress"]
     assert waitress["command"].startswith("waitress-serve ")
@@ -80,28 +74,10 @@ def test_compare_smoke_run_covers_every_workload(tmp_path: Path) -> None:
     """One configuration, every workload, one level: the JSON and the docs tables it makes."""
     from benchmarks.compare import WORKLOADS
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--quick",
-            "--only",
-            "compare",
-            "--backends",
-            "gunicorn-gthread",
-            "--levels",
-            "8",
-            "--output",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    data = smoke_run(
+        tmp_path, "--only", "compare", "--backends", "gunicorn-gthread", "--levels", "8"
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    compare = json.loads((tmp_path / "results.json").read_text())["compare"]
+    compare = data["compare"]
     entry = compare["configs"]["gunicorn-gthread"]
     assert "--worker-class=gthread" in entry["command"]
     assert entry["processes"] >= 2 and entry["peak_process_rss"] > 0
