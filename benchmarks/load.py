@@ -34,6 +34,7 @@ class WrkSettings:
     warmup: float = 1.0
     connections: int = 8
     threads: int = 1
+    timeout: float = 2.0  # wrk's default: a request unanswered after this long is a timeout
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class WrkResult:
     requests_per_second: float
     p50: float  # seconds
     p99: float  # seconds
-    errors: int  # socket errors plus non-2xx/3xx answers
+    errors: int  # socket errors (connect, read, write) plus non-2xx/3xx answers
     requests: int
+    timeouts: int = 0  # requests wrk gave up on (not in the latency figures)
     cpu_per_request: float = 0.0  # seconds of the server tree's CPU time, filled in by wrk()
 
 
@@ -60,7 +62,8 @@ def parse_wrk(output: str) -> WrkResult:
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     if not (rps and p50 and p99):
         raise BenchError(f"unexpected wrk output:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write) (\d+)", output))
+    timeouts = sum(int(n) for n in re.findall(r"timeout (\d+)", output))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors += int(non2xx.group(1)) if non2xx else 0
     requests = re.search(r"(\d+) requests in", output)
@@ -70,6 +73,7 @@ def parse_wrk(output: str) -> WrkResult:
         _seconds(p99.group(1)),
         errors,
         int(requests.group(1)) if requests else 0,
+        timeouts,
     )
 
 
@@ -82,6 +86,7 @@ def wrk(server: Proc, port: int, path: str, duration: float, settings: WrkSettin
         f"--threads={settings.threads}",
         f"--connections={settings.connections}",
         f"--duration={max(1, round(duration))}s",
+        f"--timeout={settings.timeout:g}s",
         "--latency",
         f"http://127.0.0.1:{port}{path}",
     ]
@@ -147,7 +152,7 @@ def measure_backend(
         for key, values in (("prodserver", a), ("native", b)):
             entry[f"{key}_p50_median"] = median([r.p50 for r in values])
             entry[f"{key}_p99_median"] = median([r.p99 for r in values])
-            entry[f"{key}_errors"] = sum(r.errors for r in values)
+            entry[f"{key}_errors"] = sum(r.errors + r.timeouts for r in values)
         entry["cpu_per_request"] = summary(
             [r.cpu_per_request for r in a], [r.cpu_per_request for r in b]
         )

@@ -101,6 +101,14 @@ class Proc:
                 del self._members[pid]
         return total
 
+    def process_rss(self) -> list[int]:
+        """Resident memory of each living process of the session, in bytes."""
+        sizes = []
+        for proc in self.session():
+            with contextlib.suppress(psutil.Error):
+                sizes.append(proc.memory_info().rss)
+        return sizes
+
     def tree_cpu(self) -> float:
         """CPU seconds (user + system) spent so far by the living processes of the tree."""
         total = 0.0

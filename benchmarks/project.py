@@ -102,6 +102,20 @@ WEB_BACKENDS: tuple[ProcessSpec, ...] = (
     ),
 )
 
+#: The configurations compared under load ("which server for which site"): the web backends
+#: plus Gunicorn's threaded worker, which the Gunicorn page recommends for views that wait on
+#: I/O (two processes of four threads each).
+COMPARED: tuple[ProcessSpec, ...] = (
+    WEB_BACKENDS[0],
+    ProcessSpec(
+        "gunicorn-gthread",
+        "Gunicorn gthread",
+        "django_prodserver.backends.gunicorn.GunicornServer",
+        '{"bind": f"127.0.0.1:{PORT}", "workers": 2, "worker_class": "gthread", "threads": 4}',
+    ),
+    *WEB_BACKENDS[1:],
+)
+
 
 class Project:
     """The example project with private settings, database and runtime directories."""

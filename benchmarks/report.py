@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.compare import extremes
 from benchmarks.project import ROOT
 from benchmarks.svg import Series, bar_chart
 
@@ -19,6 +20,16 @@ DOCS_INCLUDE = ROOT / "docs" / "backends" / "benchmarks-results.inc"
 DOCS_STATIC = ROOT / "docs" / "_static" / "benchmarks"
 STATIC_URL = "/_static/benchmarks"
 MIB = 1024 * 1024
+#: Short names of the workloads, for chart files and the labels other pages link to
+#: (``{ref}`benchmarks-sync-io``` and so on): keep them stable.
+WORKLOAD_SLUGS = {
+    "/": "plain",
+    "/db/": "db",
+    "/io/": "sync-io",
+    "/async-io/": "async-io",
+    "/async-db/": "async-db",
+    "/page/": "page",
+}
 
 Results = Mapping[str, Any]
 
@@ -38,6 +49,8 @@ def _num(value: Any, pattern: str = "{:.2f}") -> str:
 
 
 def _ms(value: Any) -> str:
+    if isinstance(value, (int, float)) and value >= 1:
+        return f"{value:.2f} s"
     return _num(value * 1000 if isinstance(value, (int, float)) else None, "{:.1f} ms")
 
 
@@ -95,15 +108,6 @@ def charts(results: Results) -> dict[str, str]:
     load = _measured(results.get("load") or {})
     if load:
         labels = [e["label"] for e in load.values()]
-        made["throughput.svg"] = bar_chart(
-            "Requests per second through prodserver (median; higher is better)",
-            labels,
-            [
-                Series("/ (plain view)", [e["/"]["prodserver_median"] for e in load.values()]),
-                Series("/db/ (one query)", [e["/db/"]["prodserver_median"] for e in load.values()]),
-            ],
-            lambda v: f"{v:,.0f}",
-        )
         made["memory.svg"] = bar_chart(
             "Peak resident memory of the whole process tree (MiB)",
             labels,
@@ -116,6 +120,27 @@ def charts(results: Results) -> dict[str, str]:
             ],
             lambda v: f"{v:.0f} MiB",
         )
+    compare = results.get("compare") or {}
+    configs = _measured(compare.get("configs") or {})
+    if configs:
+        levels = compare["levels"]
+        for path, description in compare["workloads"].items():
+            made[chart_name(path)] = bar_chart(
+                f"{path}: requests per second by connections (higher is better)",
+                [e["label"] for e in configs.values()],
+                [
+                    Series(
+                        f"{level} connections",
+                        [
+                            (e["cells"][path].get(str(level)) or {}).get("requests_per_second")
+                            for e in configs.values()
+                        ],
+                    )
+                    for level in levels
+                ],
+                lambda v: f"{v:,.0f}",
+                note=f"{path}: {description}; all through manage.py prodserver",
+            )
     workers = _measured(
         {k: v for k, v in (results.get("workers") or {}).items() if "skipped" not in v}
     )
@@ -127,6 +152,10 @@ def charts(results: Results) -> dict[str, str]:
             lambda v: f"{v:,.0f}/s",
         )
     return made
+
+
+def chart_name(path: str) -> str:
+    return f"compare-{WORKLOAD_SLUGS.get(path, path.strip('/') or 'plain')}.svg"
 
 
 def write_charts(results: Results, out_dir: Path, docs: bool) -> list[str]:
@@ -217,19 +246,6 @@ def _section_load(results: Results, charts_made: list[str]) -> list[str]:
         ]
         for e in measured.values()
     ]
-    compare_rows = [
-        [
-            e["label"],
-            _num(e["/"]["prodserver_median"], "{:,.0f}"),
-            _ms(e["/"]["prodserver_p50_median"]),
-            _ms(e["/"]["prodserver_p99_median"]),
-            _num(e["/db/"]["prodserver_median"], "{:,.0f}"),
-            _ms(e["/db/"]["prodserver_p50_median"]),
-            _ms(e["/db/"]["prodserver_p99_median"]),
-            _mib(e["peak_rss"]["prodserver"]),
-        ]
-        for e in measured.values()
-    ]
     memory_rows = [
         [
             e["label"],
@@ -298,18 +314,6 @@ def _section_load(results: Results, charts_made: list[str]) -> list[str]:
             cpu_rows,
         ),
         "",
-        "## The six backends compared",
-        "",
-        "The same runs, through `manage.py prodserver`: requests per second, median latency "
-        "(p50) and 99th percentile (p99), and the peak resident memory of the whole process "
-        "tree (main process and workers, summed; shared pages count once per process).",
-        "",
-        *_table(
-            ["Backend", "`/` req/s", "p50", "p99", "`/db/` req/s", "p50", "p99", "peak RSS (MiB)"],
-            compare_rows,
-        ),
-        *_figure("throughput.svg", "Bar chart of requests per second per backend", charts_made),
-        "",
         "## Memory: prodserver over the native command",
         "",
         "Memory of the whole process tree in MiB: the peak of the summed resident set (RSS) "
@@ -331,6 +335,162 @@ def _section_load(results: Results, charts_made: list[str]) -> list[str]:
         *_figure("memory.svg", "Bar chart of peak memory per backend", charts_made),
         "",
     ]
+
+
+def _level_cells(cell: Mapping[str, Any] | None) -> list[str]:
+    if not cell:
+        return ["n/a"] * 3
+    return [
+        _num(cell["requests_per_second"], "{:,.0f}"),
+        _ms(cell["p50"]) if cell["requests"] else "n/a",
+        _ms(cell["p99"]) if cell["requests"] else "n/a",
+    ]
+
+
+def _failed(entry: Mapping[str, Any], path: str, levels: list[int], key: str) -> str:
+    return " / ".join(
+        str((entry["cells"][path].get(str(level)) or {}).get(key, "n/a")) for level in levels
+    )
+
+
+def _section_compare(results: Results, charts_made: list[str]) -> list[str]:
+    compare = results.get("compare") or {}
+    if not compare:
+        return []
+    levels: list[int] = compare["levels"]
+    configs = _measured(compare["configs"])
+    top = max(levels)
+    load = compare.get("load_average") or {}
+    lines = [
+        "(benchmarks-workloads)=",
+        "## Which server for which site",
+        "",
+        f"Every configuration below ran under `manage.py prodserver`, all started once and "
+        f"kept up side by side; each workload was sent to each configuration in turn, in an "
+        f"order alternating forward and backward. `wrk --threads=1 --latency "
+        f"--timeout={compare['timeout']:g}s` ran {compare['duration']:g} s per cell "
+        f"({compare['top_duration']:g} s at {top} connections, longer than the timeout, so "
+        f"that requests left waiting count as timeouts), after a "
+        f"{compare['warmup']:g} s warm-up per configuration and workload. "
+        "p50 and p99 cover answered requests only; *errors* are socket errors and non-2xx "
+        "answers, *timeouts* requests unanswered after "
+        f"{compare['timeout']:g} s, each given for {', '.join(str(n) for n in levels)} "
+        "connections.",
+        "",
+    ]
+    if load:
+        lines += [
+            "Load average (1 minute) of the machine when this part started and ended: "
+            f"{load['start']:.2f} and {load['end']:.2f} on {results['meta']['machine']['cores']} "
+            "cores. Compare configurations within this run; the absolute numbers move with "
+            "the load.",
+            "",
+        ]
+    header = ["Configuration"]
+    for level in levels:
+        header += [f"{level}: req/s", "p50", "p99"]
+    header += ["errors", "timeouts"]
+    for path, description in compare["workloads"].items():
+        rows = [
+            [
+                e["label"],
+                *(
+                    cell
+                    for level in levels
+                    for cell in _level_cells(e["cells"][path].get(str(level)))
+                ),
+                _failed(e, path, levels, "errors"),
+                _failed(e, path, levels, "timeouts"),
+            ]
+            for e in configs.values()
+        ]
+        lines += [
+            f"(benchmarks-{WORKLOAD_SLUGS.get(path, path.strip('/'))})=",
+            f"### `{path}`: {description}",
+            "",
+            *_table(header, rows),
+            *_figure(
+                chart_name(path),
+                f"Bar chart of requests per second on {path} per configuration and "
+                "number of connections",
+                charts_made,
+            ),
+            "",
+        ]
+    lines += _failures(compare["configs"])
+    level = 64 if 64 in levels else top
+    cpu_rows = [
+        [
+            e["label"],
+            *(
+                _ms2((e["cells"][path].get(str(level)) or {}).get("cpu_per_request"))
+                for path in compare["workloads"]
+            ),
+        ]
+        for e in configs.values()
+    ]
+    lines += [
+        "(benchmarks-cpu-per-request)=",
+        f"### CPU time per request at {level} connections",
+        "",
+        "The CPU time (user and system) the configuration's whole process tree spent per "
+        "answered request in the runs above. Other programs on the machine lower the "
+        "requests per second but change this figure far less: it is what a request costs "
+        "the server.",
+        "",
+        *_table(["Configuration", *(f"`{path}`" for path in compare["workloads"])], cpu_rows),
+        "",
+    ]
+    memory_rows = [
+        [
+            e["label"],
+            str(e["processes"]),
+            _mib(e["peak_process_rss"]),
+            _mib(e["peak_rss"]),
+            _mib(e["pss_after"]),
+        ]
+        for e in configs.values()
+    ]
+    lines += [
+        "(benchmarks-memory-per-worker)=",
+        "### Memory per worker",
+        "",
+        "Sampled five times a second while the configuration was under load, over all "
+        "workloads: the number of processes, the peak resident memory (RSS) of its largest "
+        "process (a worker, where the server has workers), of the whole tree summed, and the "
+        "tree's proportional set size (PSS) at the end, in MiB.",
+        "",
+        *_table(
+            ["Configuration", "processes", "largest process", "tree RSS", "tree PSS"],
+            memory_rows,
+        ),
+        "",
+    ]
+    best = extremes(compare, level)
+    rows = [
+        [
+            f"`{path}`",
+            pair["fastest"]["label"],
+            _num(pair["fastest"]["rps"], "{:,.0f}"),
+            _ms(pair["fastest"]["p99"]),  # None when nothing was answered
+            pair["slowest"]["label"],
+            _num(pair["slowest"]["rps"], "{:,.0f}"),
+            _ms(pair["slowest"]["p99"]),
+        ]
+        for path, pair in best.items()
+    ]
+    lines += [
+        "(benchmarks-fastest-slowest)=",
+        f"### Fastest and slowest at {level} connections",
+        "",
+        *_table(
+            ["Workload", "fastest", "req/s", "p99", "slowest", "req/s", "p99"],
+            rows,
+            align="llrrlrr",
+        ),
+        "",
+    ]
+    return lines
 
 
 def _section_workers(results: Results, charts_made: list[str]) -> list[str]:
@@ -405,11 +565,12 @@ def _section_setup(results: Results) -> list[str]:
     meta = results["meta"]
     machine = meta["machine"]
     versions = meta["versions"]
-    commands = [
-        f"- {e['label']}: `{e['command']}`"
-        for e in (results.get("startup") or {}).values()
-        if e.get("command")
-    ]
+    listed: dict[str, str] = {}
+    for part in (results.get("startup") or {}, (results.get("compare") or {}).get("configs", {})):
+        for entry in part.values():
+            if entry.get("command") and entry["label"] not in listed:
+                listed[entry["label"]] = entry["command"]
+    commands = [f"- {label}: `{command}`" for label, command in listed.items()]
     version_rows = [[f"`{name}`", f"{version}"] for name, version in versions.items() if version]
     lines = [
         "## What was compared",
@@ -453,6 +614,7 @@ def markdown(results: Results, charts_made: list[str]) -> str:
     body = [
         *_section_startup(results, charts_made),
         *_section_load(results, charts_made),
+        *_section_compare(results, charts_made),
         *_section_workers(results, charts_made),
         *_section_docs(results),
         *_section_setup(results),
