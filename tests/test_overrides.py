@@ -14,6 +14,7 @@ import pytest
 from test_web_servers import ALL, GUNICORN, Backend, settings_for, start, start_line, stop
 
 from conftest import Project, free_port
+from django_prodserver.config import ProcessConfig
 from django_prodserver.overrides import replace_options
 
 TABLE = {
@@ -113,3 +114,24 @@ def test_the_address_after_double_dash_replaces_the_configured_one(
     assert str(configured) in line.rpartition("(after --, replacing ")[2]
     assert refuses(configured)
     assert stop(project, proc) in (0, -15)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [["--websocket_timeout=60"], ["--websocket-timeout=60"], ["--websocket_timeout", "60"]],
+    ids=["daphne-spelling", "args-spelling", "separate-value"],
+)
+def test_daphnes_underscored_option_is_replaced_in_either_spelling(override: list[str]) -> None:
+    """ARGS write ``--websocket-timeout``, Daphne ``--websocket_timeout``: one option."""
+    from django_prodserver.backends.daphne import DaphneServer
+
+    config = ProcessConfig(
+        name="ws", backend=DaphneServer, args={"port": 8001, "websocket_timeout": 3600}
+    )
+    made = DaphneServer(config, override)
+    assert made.prep_server_args() == [
+        "mysite.asgi:application",
+        "--port=8001",
+        *(["--websocket_timeout=60"] if len(override) == 1 else override),
+    ]
+    assert made.replaced == ["--websocket-timeout=3600"]

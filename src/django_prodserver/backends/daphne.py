@@ -22,7 +22,7 @@ import signal
 from typing import Any
 
 from django_prodserver.backends.base import BaseServerBackend
-from django_prodserver.backends.parsers import ArgparseParser
+from django_prodserver.backends.parsers import ArgparseParser, OptionTable
 from django_prodserver.targets import asgi_target
 
 #: Options Daphne spells with underscores; the ARGS rule writes them with dashes.
@@ -75,6 +75,18 @@ class DaphneServer(BaseServerBackend):
         respells it before Daphne's parser sees it.
         """
         return (super().long_options() or frozenset()) | frozenset(UNDERSCORED)
+
+    def option_table(self) -> OptionTable:
+        """Daphne's table, where the dashed spelling sets the same option as Daphne's own.
+
+        ARGS write ``--websocket-timeout``; ``-- --websocket_timeout=60`` must replace it.
+        """
+        table = dict(super().option_table())
+        for dashed in UNDERSCORED:
+            native = "--" + dashed[2:].replace("-", "_")
+            if native in table:
+                table[dashed] = table[native]
+        return table
 
     def start_server(self, *args: str) -> None:
         from daphne.cli import CommandLineInterface
