@@ -327,20 +327,28 @@ class Command:
 
 
 SHELL_LANGUAGES = {"console", "shell-session", "bash", "sh", "shell", "zsh", "powershell"}
+# The Windows tab of an operating-system tab set: a cmd.exe session with "> " prompts. Its
+# commands are parsed and their prodserver claims checked, but never run on this machine.
+WINDOWS_SHELL_LANGUAGES = {"doscon"}
 # Blocks that also hold command lines: Dockerfiles and systemd units.
-COMMAND_LANGUAGES = SHELL_LANGUAGES | {"dockerfile", "docker", "ini", "systemd"}
+COMMAND_LANGUAGES = (
+    SHELL_LANGUAGES | WINDOWS_SHELL_LANGUAGES | {"dockerfile", "docker", "ini", "systemd"}
+)
 PROMPT = re.compile(r"^(?:\([^)]*\)\s*)?\$ ")
+WINDOWS_PROMPT = re.compile(r"^(?:\([^)]*\)\s*)?> ")
 
 
 def commands(block: Block) -> Iterator[Command]:
-    """The commands of a block: prompt lines in console blocks, every line in bash, exec-form
-    ``CMD`` / ``ENTRYPOINT`` in Dockerfiles, ``Exec...=`` lines of systemd units (ini)."""
+    """The commands of a block: prompt lines in console blocks (``>`` in doscon), every line
+    in bash, exec-form ``CMD`` / ``ENTRYPOINT`` in Dockerfiles, ``Exec...=`` lines of systemd
+    units (ini)."""
     lines = block.source.splitlines()
     first_line = block.line + 1
-    if block.language in {"console", "shell-session"}:
+    if block.language in {"console", "shell-session", "doscon"}:
+        prompt = WINDOWS_PROMPT if block.language == "doscon" else PROMPT
         i = 0
         while i < len(lines):
-            match = PROMPT.match(lines[i])
+            match = prompt.match(lines[i])
             if not match:
                 i += 1
                 continue
@@ -350,7 +358,7 @@ def commands(block: Block) -> Iterator[Command]:
                 text = text[:-1] + " " + lines[i].strip()
                 i += 1
             output = []
-            while i < len(lines) and not PROMPT.match(lines[i]):
+            while i < len(lines) and not prompt.match(lines[i]):
                 output.append(lines[i])
                 i += 1
             yield Command(block, number, text.strip(), tuple(output))
@@ -482,12 +490,40 @@ def page_backends(path: Path) -> set[str]:
 
 
 def config_before(path: Path, offset: int) -> Block | None:
-    """The nearest Python block with PRODUCTION_PROCESSES before ``offset`` on the page."""
+    """The nearest Python block with PRODUCTION_PROCESSES before ``offset`` on the page (not
+    one in another tab: a Windows tab's configuration is not the one its Linux tab runs)."""
     found = None
     for block in blocks(path):
-        if block.is_python and mentions_processes(block.source) and block.start < offset:
+        if (
+            block.is_python
+            and mentions_processes(block.source)
+            and block.start < offset
+            and same_tab(path, block.start, offset)
+        ):
             found = block  # skip-marked ones too: the caller cannot use those, and says so
     return found
+
+
+TAB_ITEM_SYNC = re.compile(
+    r"^(?P<fence>:{3})\{tab-item\}[^\n]*\n:sync:[ \t]*(?P<sync>\S+)[ \t]*\n.*?^(?P=fence)[ \t]*$",
+    re.M | re.S,
+)
+
+
+@cache
+def _synced_tabs(path: Path) -> tuple[tuple[int, int, str], ...]:
+    return tuple((m.start(), m.end(), m.group("sync")) for m in TAB_ITEM_SYNC.finditer(read(path)))
+
+
+def sync_key_at(path: Path, offset: int) -> str | None:
+    """The ``:sync:`` key of the tab item that holds ``offset`` (``posix``, ``pip``), if any."""
+    return next((key for start, end, key in _synced_tabs(path) if start <= offset < end), None)
+
+
+def same_tab(path: Path, first: int, second: int) -> bool:
+    """False when the two offsets are in tab items with different ``:sync:`` keys."""
+    keys = {sync_key_at(path, first), sync_key_at(path, second)} - {None}
+    return len(keys) <= 1
 
 
 # -- tables ---------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ directory with a fresh virtualenv, as a new user would:
   ``% journey: continues PAGE`` (first follow PAGE, in the same session),
   ``% journey: log NAME`` (the next block's lines appear in the log of the running process
   NAME, within 90 seconds).
-* In a tab set the journey follows one tab: the one whose ``:sync:`` key the test prefers,
+* In a tab set the journey follows one tab: the one whose ``:sync:`` key the test prefers
+  (the journeys prefer ``posix``: a Windows tab is read, never run),
   else the first.
 * Commands that need what this machine does not have (a Docker engine, systemd as PID 1, a
   Kubernetes cluster, root on a server) go to the test's handlers, or are recorded as not

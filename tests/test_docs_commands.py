@@ -84,7 +84,11 @@ def config_for(case: Case, name: str | None) -> tuple[str, Mapping[str, Any], di
         for block, namespace in page_configs(path)
         if name is None or name in namespace["PRODUCTION_PROCESSES"]
     ]
-    before = [item for item in configs if item[0].start < start]
+    before = [
+        item
+        for item in configs
+        if item[0].start < start and docs_blocks.same_tab(path, item[0].start, start)
+    ]
     if before or configs:
         block, namespace = before[-1] if before else configs[0]
         processes = namespace["PRODUCTION_PROCESSES"]

@@ -78,7 +78,7 @@ def with_dry_run(argv: list[str]) -> tuple[str, ...]:
 
 def console_claims() -> Iterator[Claim]:
     for block in docs_blocks.all_blocks():
-        if block.language not in docs_blocks.SHELL_LANGUAGES:
+        if block.language not in docs_blocks.SHELL_LANGUAGES | docs_blocks.WINDOWS_SHELL_LANGUAGES:
             continue
         exports: dict[str, str] = {}
         for command in docs_blocks.commands(block):

@@ -79,7 +79,7 @@ def test_installation_first_server(make_journey: type[Journey], tab: str) -> Non
 @pytest.mark.timeout(240)
 def test_quickstart_and_custom_backend(make_journey: type[Journey]) -> None:
     """The quickstart, then the custom-backend guide in its project (as that guide says)."""
-    session = make_journey(prefer=("pip",))
+    session = make_journey(prefer=("pip", "posix"))
     walk(session, "guides/quickstart.md")
     assert session.answered == ["200"], "the quickstart's curl must get 200 from its server"
     assert session.stopped == [("web", 0)]
@@ -94,7 +94,7 @@ def test_quickstart_and_custom_backend(make_journey: type[Journey]) -> None:
 @pytest.mark.timeout(300)
 def test_environment_configs(make_journey: type[Journey]) -> None:
     """Both approaches, each with the environment variables the page exports."""
-    session = make_journey(prefer=("pip",))
+    session = make_journey(prefer=("pip", "posix"))
     walk(session, "guides/environment-configs.md")
     started = [name for name, _ in session.stopped]
     # The quickstart's web, approach 1 on staging values, approach 2 with production settings.
@@ -123,7 +123,7 @@ def test_multi_process(make_journey: type[Journey], redis_server: RedisServer) -
     e-mail each queue's worker prints), every task the schedule names must be one the worker
     registered: a name the worker does not know would arrive as an unregistered task.
     """
-    session = make_journey(prefer=("pip",), ports={"6379": str(redis_server.port)})
+    session = make_journey(prefer=("pip", "posix"), ports={"6379": str(redis_server.port)})
     walk(session, "guides/multi-process.md")
     workers = [
         server.output()
@@ -251,7 +251,7 @@ def test_systemd(make_journey: type[Journey], redis_server: RedisServer, tmp_pat
         return True
 
     session = make_journey(
-        prefer=("pip",),
+        prefer=("pip", "posix"),
         ports={"6379": str(redis_server.port)},
         handlers={"systemctl": systemd, "git": not_a_clone},
     )
@@ -336,7 +336,7 @@ def test_backend_switching(make_journey: type[Journey]) -> None:
         served[native] = answers(port.group(1) or port.group(2))
         session.stop(f"{argv[0]}: {native}", "(test) compared", signal.SIGTERM, group=False)
 
-    session = make_journey(prefer=("pip",), after=try_it)
+    session = make_journey(prefer=("pip", "posix"), after=try_it)
     walk(session, "guides/backend-switching.md")
     assert session.answered == ["200", "200"], "quickstart's curl, then the trial server's"
     programs = {native.split()[0] for native in served}
@@ -356,7 +356,7 @@ def test_docker_deployment(make_journey: type[Journey], tmp_path: Path) -> None:
     """The Docker guide, its images built and run by the stand-in of ``docker_stand_in``."""
     docker = Docker(tmp_path / "docker")
     docker.base.mkdir()
-    session = make_journey(prefer=("pip",), handlers={"docker": docker})
+    session = make_journey(prefer=("pip", "posix"), handlers={"docker": docker})
     try:
         walk(session, "guides/docker-deployment.md")
     finally:
@@ -382,7 +382,7 @@ def test_kubernetes(make_journey: type[Journey], tmp_path: Path) -> None:
     docker.base.mkdir()
     reason = "this journey's image has no Celery set-up (the page points to multi-process)"
     kubectl = Kubectl(docker, cannot_run={"mysite-worker": reason, "mysite-beat": reason})
-    session = make_journey(prefer=("pip",), handlers={"docker": docker, "kubectl": kubectl})
+    session = make_journey(prefer=("pip", "posix"), handlers={"docker": docker, "kubectl": kubectl})
     try:
         with journey.explained(session):
             previous = journey.continues(DOCS / "guides" / "kubernetes.md")
