@@ -169,6 +169,8 @@ class Run:
     shared_sockets: dict[str, list[int]]
     #: The state of each socket to PostgreSQL, per process of the worker ("ESTABLISHED", ...).
     sockets_per_process: dict[int, list[str]]
+    #: The end of the worker's log, once it stopped (shown when an assertion about it fails).
+    log: str = ""
 
     @property
     def workers(self) -> dict[str, list[str]]:
@@ -330,6 +332,7 @@ class Probe:
             raise AssertionError(f"{exc}; last seen: {run.describe()}") from None
         children = descendants(proc.pid)
         run.status = self.project.stop(proc, signal.SIGTERM)
+        run.log = self.project.output(proc)[-3000:]
         _, alive = psutil.wait_procs(children, timeout=20)
         assert not alive, f"{label}: children outlived the worker: {alive}"
         assert self.outcomes(backend, proc) - before == Counter(ok=count), "a task failed"
@@ -388,7 +391,7 @@ def assert_forked_workers_are_safe(runs: tuple[Run, Run], reforked: bool) -> Non
     """
     for run in runs:
         run.assert_no_shared_connection()
-        assert run.status == 0
+        assert run.status == 0, run.log
         assert len(run.workers) >= 2, "the tasks did not run concurrently"
         if reforked:
             assert len(run.workers) == len(run.tasks)
@@ -463,7 +466,7 @@ def test_django_tasks_db_worker_holds_one_connection_at_most(probe: Probe, max_a
 
     runs = probe.prodserver_and_native(DJANGO_TASKS, 10, seconds=0.05, settled=settled)
     for run in runs:
-        assert run.status == 0
+        assert run.status == 0, run.log
         ((worker, backends),) = run.workers.items()
         assert pid(worker) == run.parent, "db_worker runs tasks in its own process"
         if max_age:
@@ -501,7 +504,7 @@ def test_django_q2_parent_keeps_no_connection_like_native(probe: Probe) -> None:
         run = probe.run(label, argv, DJANGO_Q2, 2, seconds=0, settled=parent_closed)
         print(run.describe())
         assert run.sockets_per_process[run.parent] == []
-        assert run.status == 0
+        assert run.status == 0, run.log
 
 
 def test_db_worker_reconnects_once_after_release_documented_difference(probe: Probe) -> None:
