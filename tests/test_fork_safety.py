@@ -267,6 +267,9 @@ def test_reload_after_a_code_change_serves_only_new_code(
     port = free_port()
     settings_file = probe_project(project, postgres_db, backend, backend.args(port, workers=2))
     proc = start(project, port)
+    # Django imports the URLconf and views at a worker's first request: a worker still booting
+    # when the code changes would mix old settings with a new view (natively too).
+    assert len(serving_pids(port, 2)) == 2, project.output(proc)
     new = ("v2-reloaded",) * 3
 
     with SteadyLoad(port) as steady:

@@ -444,6 +444,14 @@ def test_django_q2_workers_never_share_a_connection(
     assert_forked_workers_are_safe(runs, reforked=bool(q_cluster))
 
 
+def db_worker_stop_race(run: Run) -> bool:
+    """django-tasks-db's SIGTERM handler calls ``sys.exit(0)`` wherever the worker is; when
+    that is inside its poll's transaction on PostgreSQL, the rollback fails and the worker exits
+    1 with this error. The same code runs natively (``db_worker``), so both can hit it.
+    """
+    return run.status == 1 and "can't change 'autocommit' now" in run.log
+
+
 def only_the_tasks_connections_open(run: Run) -> bool:
     return run.live_backends == {task["backend"] for task in run.tasks}
 
@@ -466,7 +474,7 @@ def test_django_tasks_db_worker_holds_one_connection_at_most(probe: Probe, max_a
 
     runs = probe.prodserver_and_native(DJANGO_TASKS, 10, seconds=0.05, settled=settled)
     for run in runs:
-        assert run.status == 0, run.log
+        assert run.status == 0 or db_worker_stop_race(run), run.log
         ((worker, backends),) = run.workers.items()
         assert pid(worker) == run.parent, "db_worker runs tasks in its own process"
         if max_age:
