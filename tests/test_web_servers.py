@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 import pytest
 
-from conftest import Project, descendants, free_port, http_get, wait_for_http
+from conftest import MANAGE_PY, Project, descendants, free_port, http_get, wait_for_http
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(90)]
 
@@ -623,6 +623,35 @@ def test_gunicorn_reload_keeps_the_configuration(project: Project) -> None:
     assert http_get(f"http://127.0.0.1:{port}/") == (200, INDEX_BODY)
     assert stop(project, proc) == 0
     assert "Traceback" not in project.output(proc)
+
+
+@pytest.mark.parametrize("machine_tz", [None, "Asia/Tokyo"], ids=["no-TZ", "TZ"])
+def test_gunicorn_master_logs_in_the_machines_time_zone(
+    project: Project, machine_tz: str | None
+) -> None:
+    """Loading the settings sets TZ to TIME_ZONE; the master that prodserver hands over to
+    must log in the machine's time zone, as the native master (which never loads them) does."""
+    port = free_port()
+    settings_for(project, GUNICORN, GUNICORN.args(port), TIME_ZONE="America/Chicago")
+    offsets = {}
+    for side in ("prodserver", "native"):
+        argv = (
+            [sys.executable, str(MANAGE_PY), "prodserver", "web"]
+            if side == "prodserver"
+            else project.native_argv("web")
+        )
+        proc = project.start_command(argv, env={"TZ": machine_tz})
+        wait_for_http(f"http://127.0.0.1:{port}/", proc)
+        assert stop(project, proc) == 0
+        found = re.search(
+            r"^\[[^]]* ([+-]\d{4})\] \[\d+\] \[INFO\] Listening at", project.output(proc), re.M
+        )
+        assert found, project.output(proc)
+        offsets[side] = found.group(1)
+    env = {key: value for key, value in os.environ.items() if key != "TZ"}
+    machine = subprocess.run(["date", "+%z"], env=env, capture_output=True, text=True).stdout
+    expected = "+0900" if machine_tz else machine.strip()
+    assert offsets == {"prodserver": expected, "native": expected}
 
 
 # -- 6: a fresh startproject, without ASGI_APPLICATION --------------------------------------

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from django.db import connections
@@ -66,13 +67,33 @@ def release_connections() -> None:
         cache.close()
 
 
+def _time_zone_at_start(environment: dict[str, str]) -> dict[str, str]:
+    """``environment`` with ``TZ`` as it was when this process started.
+
+    Loading the settings sets ``TZ`` to Django's ``TIME_ZONE`` (``django.conf``), which the
+    native server's main process never loads: its log lines are in the machine's time zone.
+    The process's initial environment (``/proc/self/environ``) says what ``TZ`` was, if
+    anything; where it cannot be read (not Linux), the environment is left as it is.
+    """
+    try:
+        initial = Path("/proc/self/environ").read_bytes().split(b"\0")
+    except OSError:
+        return environment
+    found = [item[3:] for item in initial if item.startswith(b"TZ=")]
+    restored = {key: value for key, value in environment.items() if key != "TZ"}
+    if found:
+        restored["TZ"] = os.fsdecode(found[-1])
+    return restored
+
+
 def exec_python(argv: Sequence[str], env: dict[str, str] | None = None) -> NoReturn:
     """Replace this process with ``python ARGV`` (e.g. ``["-m", "granian", ...]``).
 
     ``env`` adds environment variables. On Windows, where ``exec`` starts a new process
     instead of replacing this one, the program runs as a child and its status is returned.
     """
-    environment = {**os.environ, **(env or {}), "PYTHONPATH": project_pythonpath()}
+    environment = {**_time_zone_at_start(dict(os.environ)), **(env or {})}
+    environment["PYTHONPATH"] = project_pythonpath()
     command = [sys.executable, *argv]
     sys.stdout.flush()
     sys.stderr.flush()
