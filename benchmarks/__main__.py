@@ -23,11 +23,11 @@ from benchmarks.docs_build import run_docs
 from benchmarks.load import WrkSettings, run_load
 from benchmarks.machine import describe
 from benchmarks.procs import BenchError
-from benchmarks.project import COMPARED, ROOT, WEB_BACKENDS, Project
+from benchmarks.project import COMPARED, GATED, ROOT, WEB_BACKENDS, Project
 from benchmarks.startup import run_startup
 from benchmarks.workers import run_workers
 
-PARTS = ("startup", "load", "compare", "workers", "docs")
+PARTS = ("startup", "gate", "load", "compare", "workers", "docs")
 QUICK = {
     "pairs": 2,
     "rounds": 2,
@@ -146,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="prodserver-bench-"))
     log(f"run directory: {workdir}")
     try:
-        web = Project(workdir / "web", compared)
-        if {"startup", "load", "compare"} & set(parts):
+        if "gate" in parts and "gunicorn" not in {s.name for s in specs}:
+            parts = [part for part in parts if part != "gate"]  # its baseline is not running
+        web = Project(workdir / "web", [*compared, GATED])
+        if {"startup", "gate", "load", "compare"} & set(parts):
             web.migrate()
         phases = {
             "startup": lambda: run_startup(web, specs, options.pairs, log),
+            "gate": lambda: run_startup(web, [GATED], options.pairs, log, baseline="gunicorn"),
             "load": lambda: run_load(
                 web,
                 specs,
@@ -211,6 +214,12 @@ def summary(results: dict[str, Any]) -> str:
             f"start-up  {name:<13} ratio {_r(entry.get('ratio'))} "
             f"(paired {_r(entry.get('paired_ratio_median'))}; "
             f"{_r(entry.get('prodserver_median'))} s vs {_r(entry.get('native_median'))} s)"
+        )
+    for name, entry in (results.get("gate") or {}).items():
+        lines.append(
+            f"gate      {name:<13} ratio {_r(entry.get('ratio'))} against prodserver "
+            f"{entry.get('baseline')} ({_r(entry.get('prodserver_median'))} s vs "
+            f"{_r(entry.get('native_median'))} s)"
         )
     for name, entry in (results.get("load") or {}).items():
         if "error" in entry:

@@ -42,10 +42,14 @@ class ProcessSpec:
     backend: str
     args: str
     app: str | None = None
+    warmup: tuple[str, ...] = ()
 
     def settings_source(self) -> str:
         app = f', "APP": {self.app!r}' if self.app else ""
-        return f'    {self.name!r}: {{"BACKEND": {self.backend!r}{app}, "ARGS": {self.args}}},'
+        warmup = f', "WARMUP": {list(self.warmup)!r}' if self.warmup else ""
+        return (
+            f'    {self.name!r}: {{"BACKEND": {self.backend!r}{app}{warmup}, "ARGS": {self.args}}},'
+        )
 
 
 _UVICORN_ARGS = '{"host": "127.0.0.1", "port": PORT, "workers": 2, "no_access_log": True}'
@@ -114,6 +118,17 @@ COMPARED: tuple[ProcessSpec, ...] = (
         '{"bind": f"127.0.0.1:{PORT}", "workers": 2, "worker_class": "gthread", "threads": 4}',
     ),
     *WEB_BACKENDS[1:],
+)
+
+
+#: The start-up gate: Gunicorn as above with ``WARMUP = ["/"]``, timed against the same
+#: process without it (both through prodserver), so the difference is the gate's own cost.
+GATED = ProcessSpec(
+    "gunicorn-warmup",
+    'Gunicorn with WARMUP ["/"]',
+    WEB_BACKENDS[0].backend,
+    WEB_BACKENDS[0].args,
+    warmup=("/",),
 )
 
 

@@ -208,6 +208,39 @@ def _section_startup(results: Results, charts_made: list[str]) -> list[str]:
     ]
 
 
+def _section_gate(results: Results) -> list[str]:
+    rows = [
+        [
+            e["label"],
+            _num(e.get("prodserver_median"), "{:.3f} s"),
+            _num(e.get("native_median"), "{:.3f} s"),
+            _ms(_difference(e)),
+            _num(e.get("ratio"), "**{:.3f}**"),
+            _num(e.get("paired_ratio_median"), "{:.3f}"),
+            str(len(e.get("prodserver", []))),
+        ]
+        for e in (results.get("gate") or {}).values()
+    ]
+    if not rows:
+        return []
+    return [
+        "(benchmarks-gate)=",
+        "### The start-up gate",
+        "",
+        "The same Gunicorn process with and without `WARMUP` (both through prodserver, "
+        "alternating pairs as above): the difference is what the gate costs a start.",
+        "",
+        *_table(["Process", "with", "without", "difference", "ratio", "paired", "pairs"], rows),
+        *_failures(results.get("gate") or {}),
+        "",
+    ]
+
+
+def _difference(entry: Mapping[str, Any]) -> float | None:
+    a, b = entry.get("prodserver_median"), entry.get("native_median")
+    return a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+
+
 def _section_load(results: Results, charts_made: list[str]) -> list[str]:
     load = results.get("load") or {}
     if not load:
@@ -613,6 +646,7 @@ def markdown(results: Results, charts_made: list[str]) -> str:
     ]
     body = [
         *_section_startup(results, charts_made),
+        *_section_gate(results),
         *_section_load(results, charts_made),
         *_section_compare(results, charts_made),
         *_section_workers(results, charts_made),

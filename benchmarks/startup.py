@@ -29,6 +29,8 @@ class Target:
     spec: ProcessSpec
     port: int = 0
     command_line: str = ""
+    #: Compare with ``prodserver BASELINE`` instead of the native command (the gate's cost).
+    baseline: str | None = None
 
     def refresh(self, project: Project) -> None:
         self.port = free_port()
@@ -60,8 +62,12 @@ def _pair(project: Project, target: Target, native_first: bool) -> tuple[float, 
         results["a"] = seconds
 
     def run_b() -> None:
-        env = project.env(port, env_b)
-        results["b"] = _time_to_200(project, argv_b, env, f"{name}-B", port)[0]
+        if target.baseline:
+            argv = project.manage_argv("prodserver", target.baseline)
+            env = project.env(port)
+        else:
+            argv, env = argv_b, project.env(port, env_b)
+        results["b"] = _time_to_200(project, argv, env, f"{name}-B", port)[0]
 
     for step in (run_b, run_a) if native_first else (run_a, run_b):
         step()
@@ -82,12 +88,17 @@ def run_startup(
     specs: Sequence[ProcessSpec],
     pairs: int,
     log: Callable[[str], None],
+    baseline: str | None = None,
 ) -> dict[str, object]:
-    """Measure ``pairs`` A/B pairs per backend; a backend that fails is reported, not fatal."""
+    """Measure ``pairs`` A/B pairs per backend; a backend that fails is reported, not fatal.
+
+    With ``baseline``, B is ``prodserver BASELINE`` rather than the native command: that is
+    how the start-up gate is timed against the same process without it.
+    """
     times: dict[str, tuple[list[float], list[float]]] = {s.name: ([], []) for s in specs}
     errors: dict[str, str] = {}
     commands: dict[str, str] = {}
-    targets = [Target(spec) for spec in specs]
+    targets = [Target(spec, baseline=baseline) for spec in specs]
     for target in targets:
         try:
             target.refresh(project)
@@ -115,6 +126,8 @@ def run_startup(
         prodserver_times, native_times = times[spec.name]
         entry = summary(prodserver_times, native_times)
         entry.update(label=spec.label, command=commands.get(spec.name))
+        if baseline:
+            entry["baseline"] = baseline
         if spec.name in errors:
             entry["error"] = errors[spec.name]
         results[spec.name] = entry
