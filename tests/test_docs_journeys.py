@@ -23,7 +23,7 @@ import pytest
 
 import docs_blocks
 import journey
-from conftest import RedisServer
+from conftest import RedisServer, http_get
 from docker_stand_in import Docker
 from journey import Journey, StandIn
 from kubectl_stand_in import Kubectl
@@ -286,6 +286,56 @@ SERVER_PATHS = (
     "/run/mysite",
     "/var/lib/mysite",
 )
+
+
+# -- platforms ------------------------------------------------------------------------------
+
+
+def procfile(path: Path) -> dict[str, str]:
+    """``name: command`` lines of a Procfile, in order."""
+    entries = (line.split(":", 1) for line in path.read_text().splitlines() if line.strip())
+    return {name.strip(): command.strip() for name, command in entries}
+
+
+@pytest.mark.timeout(600)
+def test_platforms(make_journey: type[Journey], redis_server: RedisServer) -> None:
+    """The platform guide after the multi-process one, then its Procfile run as Heroku runs
+    one: ``release`` first (it must succeed), then one process per line, each started by
+    ``bash -c`` with ``PORT`` set (a platform sets it for every process; workers ignore it),
+    and at the end ``SIGTERM`` to every process of each (its process group)."""
+    session = make_journey(prefer=("pip", "posix"), ports={"6379": str(redis_server.port)})
+    walk(session, "guides/platforms.md")
+    lines = procfile(session.cwd / "Procfile")
+    assert list(lines) == ["release", "web", "worker", "beat"], lines
+
+    release = session.bash(lines["release"])
+    assert release.returncode == 0, release.stdout + release.stderr
+    ports = {name: journey.free_port() for name in ("web", "worker", "beat")}
+    for name in ("web", "worker", "beat"):
+        command = lines[name]
+        session.start(
+            shlex.split(command),
+            (),
+            f"Procfile {name}",
+            name=name,
+            argv=["bash", "-c", command],
+            env={**session.env, "PORT": str(ports[name])},
+        )
+    web_log = session.servers["web"].output()
+    assert f"--bind=0.0.0.0:{ports['web']} " in web_log, web_log
+    assert 'prodserver: warmup of "web" passed' in web_log, web_log
+    status, body = http_get(f"http://127.0.0.1:{ports['web']}/admin/login/")
+    assert status == 200, body
+    deadline = time.monotonic() + 60
+    while not re.search(
+        r"Task shop\.tasks\.heartbeat\[\S+\] succeeded", session.servers["worker"].output()
+    ):
+        assert time.monotonic() < deadline, session.servers["worker"].output()[-3000:]
+        time.sleep(0.5)
+    for name in ("web", "worker", "beat"):
+        session.stop(name, f"Procfile {name}: the platform stops the process", group=True)
+    worker_log = [s for s in session.finished if s.name == "worker"][-1].output()
+    assert "Cold shutdown" in worker_log, worker_log
 
 
 # -- backend-switching ----------------------------------------------------------------------
