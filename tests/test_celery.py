@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import psutil
 import pytest
 import redis
 
-from conftest import Project, RedisServer, descendants, free_port
+from conftest import MANAGE_PY, Project, RedisServer, descendants, free_port
 
 pytestmark = pytest.mark.server
 
@@ -208,6 +209,50 @@ def test_sigterm_lets_the_running_task_finish_and_loses_nothing(
     wait_ready(celery.project, again)
     stop_cleanly(celery.project, again)
     assert celery.queued(celery.queue) == 0
+
+
+@pytest.mark.timeout(240)
+def test_remap_sigterm_puts_the_running_task_back_when_every_process_is_signalled(
+    celery: Celery, tmp_path: Path
+) -> None:
+    """The platform guide's Procfile: Heroku signals every process of a dyno, pool processes
+    included. With ``REMAP_SIGTERM=SIGQUIT`` and late acks, the task they were running goes
+    back on the queue (a cold shutdown) and the next worker runs it; prodserver's worker and
+    the native command end the same way (each on a queue of its own)."""
+    queues = {side: f"{celery.queue}-{side}" for side in ("native", "prodserver")}
+    celery.use(
+        {
+            side: worker({"concurrency": 1, "loglevel": "info", "queues": queue})
+            for side, queue in queues.items()
+        },
+        CELERY_TASK_ACKS_LATE=True,
+    )
+    statuses = {}
+    for side, queue in queues.items():
+        argv = (
+            [sys.executable, str(MANAGE_PY), "prodserver", side]
+            if side == "prodserver"
+            else celery.project.native_argv(side)
+        )
+        proc = celery.project.start_command(argv, env={"REMAP_SIGTERM": "SIGQUIT"})
+        slow = tmp_path / f"{side}.json"
+        celery.enqueue((slow, 6), queue=queue)
+        wait_for(slow.with_name(f"{side}.json.started").exists, proc, f"{side}: the task to start")
+
+        os.killpg(proc.pid, signal.SIGTERM)  # the main process and its pool, as a dyno stops
+        statuses[side] = proc.wait(timeout=60)
+        output = celery.project.output(proc)
+        assert "Cold shutdown" in output, output
+        assert not slow.exists(), f"{side}: the task was not cut off"
+        assert celery.queued(queue) == 1, output
+
+    print(f"exit status after SIGTERM to the process group with REMAP_SIGTERM: {statuses}")
+    assert statuses["prodserver"] == statuses["native"]
+    again = [celery.project.start("prodserver", side) for side in queues]
+    for side, proc in zip(queues, again, strict=True):
+        wait_for((tmp_path / f"{side}.json").exists, proc, f"{side}: the task, run again")
+    for proc in again:
+        stop_cleanly(celery.project, proc)
 
 
 BAD_PROCESSES = {

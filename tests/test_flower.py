@@ -65,10 +65,11 @@ def test_dashboard_shows_the_worker_and_needs_the_password(
                 "APP": APP,
                 "ARGS": {"concurrency": 1, "hostname": hostname},
             },
-            "flower": flower({"port": port, "basic_auth": AUTH}),
+            # Loopback only on this shared machine; the password is still required.
+            "flower": flower({"address": "127.0.0.1", "port": port, "basic_auth": AUTH}),
         },
     )
-    expected = f"celery --app={APP} flower --port={port} '--basic-auth=***'"
+    expected = f"celery --app={APP} flower --address=127.0.0.1 --port={port} '--basic-auth=***'"
     dry_run = project.manage("prodserver", "flower", "--dry-run", check=True)
     assert dry_run.stdout.strip() == expected
 
