@@ -51,8 +51,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
+
 import docs_blocks
-from conftest import kill_tree, wait_for_http
+from conftest import descendants, kill_tree, wait_for_http
 
 REQUIREMENT = re.compile(r"^django-prodserver(?P<extra>\[[\w,-]+\])?$")
 SAVE_AS = re.compile(r"[Ss]ave\s+(?:this|it)\s+as\s+`(?P<path>[^`]+)`")
@@ -624,6 +626,7 @@ class Journey:
         if port:
             url = f"http://127.0.0.1:{port.group(1) or port.group(2)}/"
             wait_for_http(url, server.proc, timeout=90)
+            settle(server.proc)
             return
         for program, ready in READY.items():
             if program in native:
@@ -737,6 +740,30 @@ class Journey:
         lines += [f"not executed: {line}" for line in self.not_executed]
         lines += [f"executed differently: {line}" for line in self.deviations]
         return "\n".join(lines)
+
+
+def settle(proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    """Wait until ``proc`` and its workers have finished starting: no CPU time spent by the
+    whole tree for a while. A reader reads on for seconds before the next step; a journey
+    does not, and a file the page then changes (``settings.py``) must not reach a worker that
+    is still importing the project (each worker imports it itself, as natively)."""
+    deadline = time.monotonic() + timeout
+
+    def used() -> float:
+        total = 0.0
+        for process in [psutil.Process(proc.pid), *descendants(proc.pid)]:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
+    before = used()
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        now = used()
+        if now - before < 0.02:
+            return
+        before = now
 
 
 @contextlib.contextmanager

@@ -6,10 +6,13 @@ page built, with the environment its manifest gives (``envFrom`` ConfigMaps and 
 
 * ``kubectl create secret generic NAME --from-literal=KEY=VALUE`` stores the Secret (the shell
   expands the value first, as it would for kubectl);
-* ``kubectl apply -f FILE``: a Job runs its container to completion (status 0, as the Job's
-  ``complete`` condition needs); a Deployment starts one pod whatever its ``replicas``, and is
-  ready when its ``readinessProbe`` answers 200; its ``livenessProbe`` must answer 200 too,
-  and the same probe without its ``httpHeaders`` must not (the page says why it sets them);
+* ``kubectl apply -f FILE``: the file is validated first, as ``kubectl`` does by default
+  (``--validate=strict``: an unknown or misspelt field is an error), here offline with
+  ``kubernetes-validate --strict``; then a Job runs its container to completion (status 0,
+  as the Job's ``complete`` condition needs); a Deployment starts one pod whatever its
+  ``replicas``, and is ready when its ``readinessProbe`` answers 200; its ``livenessProbe``
+  must answer 200 too, and the same probe without its ``httpHeaders`` must not (the page
+  says why it sets them);
 * at the end, each pod is terminated as the kubelet does: the ``preStop`` command runs, then
   ``SIGTERM`` goes to PID 1, and the pod must exit with status 0 within what is left of
   ``terminationGracePeriodSeconds``.
@@ -22,9 +25,13 @@ from __future__ import annotations
 
 import http.client
 import shlex
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -32,6 +39,20 @@ import yaml
 import journey
 from docker_stand_in import Container, Docker
 from journey import Journey, StandIn
+
+
+def validate_strictly(path: Path, where: str) -> None:
+    """``kubectl apply``'s own field validation, offline: fail on what the cluster refuses."""
+    beside_python = Path(sys.executable).parent / "kubernetes-validate"
+    program = str(beside_python) if beside_python.is_file() else shutil.which("kubernetes-validate")
+    assert program, "kubernetes-validate is not installed (test dependency group)"
+    result = subprocess.run(
+        [program, "--strict", "--no-warn", str(path)], capture_output=True, text=True, timeout=120
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "ERROR" not in output, (
+        f"{where}: kubectl refuses it:\n{output}"
+    )
 
 
 @dataclass
@@ -55,6 +76,7 @@ class Kubectl(StandIn):
             self.secrets[words[4]] = dict(item.split("=", 1) for item in literals)
         elif verb == "apply":
             path = session.cwd / words[words.index("-f") + 1]
+            validate_strictly(path, where)
             for manifest in yaml.safe_load_all(path.read_text()):
                 self.apply(session, manifest, where)
         elif verb == "wait":

@@ -15,6 +15,7 @@ import re
 import shlex
 import signal
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,6 +184,14 @@ class Systemd(StandIn):
         return unit_file(path)
 
     def start(self, session: Journey, name: str, where: str) -> None:
+        # What systemd would say about the unit when it loads it: any line means a directive
+        # it ignores or refuses (``systemd-analyze verify`` exits 0 even then).
+        path = session.sub(f"/etc/systemd/system/{name}.service")
+        verified = subprocess.run(
+            ["systemd-analyze", "verify", path], capture_output=True, text=True, timeout=60
+        )
+        printed = (verified.stdout + verified.stderr).strip()
+        assert verified.returncode == 0 and printed == "", f"{where}: {name}.service:\n{printed}"
         service = self.unit(session, name)
         for key, base in (("RuntimeDirectory", "/run"), ("StateDirectory", "/var/lib")):
             if key in service:
