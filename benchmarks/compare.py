@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from benchmarks.load import WrkResult, WrkSettings, wrk
-from benchmarks.procs import BenchError, Proc, free_port, http_status
+from benchmarks.procs import BenchError, Proc, Sampler, free_port, http_status
 from benchmarks.project import ProcessSpec, Project
 
 #: The workloads: path and what the view does (example/mysite/views.py).
@@ -49,37 +48,24 @@ class CompareSettings:
     timeout: float = 2.0  # wrk gives up on a request after this long (wrk's default)
 
 
-class TreeSampler:
-    """Sample the memory of the process tree under load, in a thread."""
+class TreeSampler(Sampler):
+    """The memory of the process tree of the configuration under load (``active``)."""
 
     def __init__(self, procs: dict[str, Proc], interval: float = 0.2) -> None:
-        self.procs = procs
-        self.interval = interval
+        super().__init__(procs, interval)
         self.active: str | None = None
         self.peak_tree = dict.fromkeys(procs, 0)
         self.peak_process = dict.fromkeys(procs, 0)
         self.processes = dict.fromkeys(procs, 0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            key = self.active
-            if key is not None:
-                sizes = self.procs[key].process_rss()
-                if sizes:
-                    self.peak_tree[key] = max(self.peak_tree[key], sum(sizes))
-                    self.peak_process[key] = max(self.peak_process[key], max(sizes))
-                    self.processes[key] = max(self.processes[key], len(sizes))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> TreeSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        key = self.active
+        if key is not None:
+            sizes = self.procs[key].process_rss()
+            if sizes:
+                self.peak_tree[key] = max(self.peak_tree[key], sum(sizes))
+                self.peak_process[key] = max(self.peak_process[key], max(sizes))
+                self.processes[key] = max(self.processes[key], len(sizes))
 
 
 def settle(proc: Proc, port: int, limit: float = 30.0) -> float:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
@@ -187,29 +188,45 @@ def _wait_dead(procs: Sequence[psutil.Process], timeout: float) -> None:
         raise BenchError(f"processes {[p.pid for p in pending]} outlived SIGKILL")
 
 
-class RssSampler:
-    """Sample the tree RSS of some processes in a thread; keep each one's peak."""
+class Sampler:
+    """Call :meth:`sample` every ``interval`` seconds in a thread, inside a ``with`` block.
 
-    def __init__(self, procs: Mapping[str, Proc], interval: float = 0.1) -> None:
+    Memory peaks come from sampling while the load runs: the load generator must not wait.
+    """
+
+    def __init__(self, procs: Mapping[str, Proc], interval: float) -> None:
         self.procs = dict(procs)
         self.interval = interval
-        self.peak = dict.fromkeys(self.procs, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def sample(self) -> None:
+        raise NotImplementedError
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for key, proc in self.procs.items():
-                self.peak[key] = max(self.peak[key], proc.tree_rss())
+            self.sample()
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class RssSampler(Sampler):
+    """The tree RSS of some processes; keeps each one's peak."""
+
+    def __init__(self, procs: Mapping[str, Proc], interval: float = 0.1) -> None:
+        super().__init__(procs, interval)
+        self.peak = dict.fromkeys(self.procs, 0)
+
+    def sample(self) -> None:
+        for key, proc in self.procs.items():
+            self.peak[key] = max(self.peak[key], proc.tree_rss())
 
 
 def run(
