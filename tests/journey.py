@@ -689,7 +689,11 @@ class Journey:
             f"{server.command}: exited with {server.proc.returncode} before the page stopped it:"
             f"\n{server.output()[-3000:]}"
         )
-        self.wait_for_log(server, server.shown[1:] if server.shown else ())
+        try:
+            self.wait_for_log(server, server.shown[1:] if server.shown else ())
+        except AssertionError:
+            kill_tree(server.proc.pid)  # no longer in self.servers: cleanup() would miss it
+            raise
         send = send or server.send
         if send is not None:
             send(sig)  # e.g. to PID 1 of a container, a child of the process started
