@@ -226,6 +226,9 @@ def test_remap_sigterm_puts_the_running_task_back_when_every_process_is_signalle
             for side, queue in queues.items()
         },
         CELERY_TASK_ACKS_LATE=True,
+        # The pool processes get the signal too and die mid-task: without this, Celery
+        # acknowledges a task whose process was lost (5.3 does; 5.7 restores it first).
+        CELERY_TASK_REJECT_ON_WORKER_LOST=True,
     )
     statuses = {}
     for side, queue in queues.items():

@@ -564,12 +564,18 @@ def slow_request_in_flight(
         except OSError as exc:
             result["response"] = exc
 
-    client = threading.Thread(target=slow_request)
-    client.start()
+    tries: list[object] = []
     deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.exists(), "the slow request never reached Django"
+    while not marker.exists() and time.monotonic() < deadline and len(tries) < 3:
+        # A request that fails before it reaches Django (a worker that the server's own
+        # supervisor replaced on a loaded machine) is sent again: the stop is the subject.
+        result.clear()
+        client = threading.Thread(target=slow_request)
+        client.start()
+        while not marker.exists() and client.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        tries.append(result.get("response", "no answer yet"))
+    assert marker.exists(), f"the slow request never reached Django: {tries}"
     return client, result
 
 
