@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 import journey
@@ -41,14 +42,20 @@ from docker_stand_in import Container, Docker
 from journey import Journey, StandIn
 
 
-def validate_strictly(path: Path, where: str) -> None:
-    """``kubectl apply``'s own field validation, offline: fail on what the cluster refuses."""
+def kubernetes_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    """``kubernetes-validate --strict`` of a manifest file: the schemas, offline."""
     beside_python = Path(sys.executable).parent / "kubernetes-validate"
     program = str(beside_python) if beside_python.is_file() else shutil.which("kubernetes-validate")
-    assert program, "kubernetes-validate is not installed (test dependency group)"
-    result = subprocess.run(
+    if program is None:
+        pytest.fail("kubernetes-validate is not installed (test dependency group)")
+    return subprocess.run(
         [program, "--strict", "--no-warn", str(path)], capture_output=True, text=True, timeout=120
     )
+
+
+def validate_strictly(path: Path, where: str) -> None:
+    """``kubectl apply``'s own field validation, offline: fail on what the cluster refuses."""
+    result = kubernetes_validate(path)
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "ERROR" not in output, (
         f"{where}: kubectl refuses it:\n{output}"
