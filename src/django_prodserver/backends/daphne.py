@@ -25,8 +25,11 @@ from django_prodserver.backends.base import BaseServerBackend
 from django_prodserver.backends.parsers import ArgparseParser, OptionTable
 from django_prodserver.targets import asgi_target
 
-#: Options Daphne spells with underscores; the ARGS rule writes them with dashes.
-UNDERSCORED = ("--websocket-timeout", "--websocket-connect-timeout")
+#: Options Daphne spells with underscores: the ARGS rule's spelling -> Daphne's.
+UNDERSCORED = {
+    "--websocket-timeout": "--websocket_timeout",
+    "--websocket-connect-timeout": "--websocket_connect_timeout",
+}
 #: How often the drain looks whether the requests in progress have finished.
 DRAIN_POLL_SECONDS = 0.05
 
@@ -34,9 +37,7 @@ DRAIN_POLL_SECONDS = 0.05
 def _respell(arg: str) -> str:
     """``--websocket-timeout=60`` as Daphne spells it: ``--websocket_timeout=60``."""
     name, sep, value = arg.partition("=")
-    if name in UNDERSCORED:
-        return "--" + name[2:].replace("-", "_") + sep + value
-    return arg
+    return UNDERSCORED.get(name, name) + sep + value
 
 
 class DaphneServer(BaseServerBackend):
@@ -82,10 +83,7 @@ class DaphneServer(BaseServerBackend):
         ARGS write ``--websocket-timeout``; ``-- --websocket_timeout=60`` must replace it.
         """
         table = dict(super().option_table())
-        for dashed in UNDERSCORED:
-            native = "--" + dashed[2:].replace("-", "_")
-            if native in table:
-                table[dashed] = table[native]
+        table.update({dashed: table[own] for dashed, own in UNDERSCORED.items() if own in table})
         return table
 
     def start_server(self, *args: str) -> None:
